@@ -1,0 +1,47 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { AuthModule } from './auth/auth.module';
+import { CryptoModule } from './common/crypto/crypto.module';
+import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
+import { ManagementAuthGuard } from './common/guards/management-auth.guard';
+import { KvModule } from './common/kv/kv.module';
+import { MetricsModule } from './common/metrics/metrics.module';
+import { ConfigModule } from './config/config.module';
+import type { Env } from './config/env.schema';
+import { DatabaseModule } from './database/database.module';
+import { GatewayModule } from './gateway/gateway.module';
+import { HealthModule } from './health/health.module';
+import { KeysModule } from './keys/keys.module';
+import { ProvidersModule } from './providers/providers.module';
+import { SettingsModule } from './settings/settings.module';
+import { UpstreamModule } from './upstream/upstream.module';
+import { UsageModule } from './usage/usage.module';
+
+/** The whole gateway. `env` is the validated environment (main.ts or a test builds it). */
+@Module({})
+export class AppModule {
+  static forRoot(env: Env): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(env),
+        DatabaseModule,
+        KvModule,
+        CryptoModule,
+        MetricsModule,
+        UpstreamModule,
+        SettingsModule,
+        AuthModule,
+        KeysModule,
+        ProvidersModule,
+        UsageModule,
+        GatewayModule,
+        HealthModule,
+      ],
+      providers: [
+        { provide: APP_GUARD, useClass: ManagementAuthGuard },
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+      ],
+    };
+  }
+}

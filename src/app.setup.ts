@@ -1,0 +1,120 @@
+import type { IncomingMessage } from 'node:http';
+import { Logger, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { LogController } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import { AppModule } from './app.module';
+import { AppError } from './common/errors/app-error';
+import { PinoNestLogger, createRootLogger, requestIdFrom } from './common/logging/logger';
+import type { Env } from './config/env.schema';
+import { addGatewayPaths } from './gateway/gateway.openapi';
+
+function flattenValidation(
+  errors: ValidationError[],
+  parent = '',
+): { field: string; message: string }[] {
+  const out: { field: string; message: string }[] = [];
+  for (const e of errors) {
+    const field = parent ? `${parent}.${e.property}` : e.property;
+    for (const m of Object.values(e.constraints ?? {})) {
+      out.push({ field, message: m });
+    }
+    if (e.children?.length) {
+      out.push(...flattenValidation(e.children, field));
+    }
+  }
+  return out;
+}
+
+/** Creates the Nest app on Fastify with the gateway's logger, body limit and request ids. */
+export async function createApp(env: Env, logger?: PinoLogger): Promise<NestFastifyApplication> {
+  const root = logger ?? createRootLogger(env.LOG_LEVEL);
+  const adapter = new FastifyAdapter({
+    loggerInstance: root,
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'requestId',
+    }),
+    bodyLimit: env.MAX_BODY_SIZE_MB * 1024 * 1024,
+    genReqId: (req: IncomingMessage) => requestIdFrom(req.headers['x-request-id']),
+    trustProxy: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(env), adapter, {
+    logger: new PinoNestLogger(root),
+    bufferLogs: false,
+  });
+  configureApp(app, env);
+  return app;
+}
+
+/** Everything main.ts and the tests share: pipes, hooks, CORS, Swagger. Call before init(). */
+export function configureApp(app: NestFastifyApplication, env: Env): void {
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      transform: true,
+      exceptionFactory: (errors) =>
+        new AppError('VALIDATION_FAILED', 'INVALID_INPUT', 'Invalid request', {
+          fields: flattenValidation(errors),
+        }),
+    }),
+  );
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.decorateRequest('principal', null);
+  const origins = env.CORS_ALLOWED_ORIGINS.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  const log = new Logger('HTTP');
+  fastify.addHook('onRequest', (req, reply, done) => {
+    void reply.header('x-request-id', req.id).header('x-content-type-options', 'nosniff');
+    const origin = req.headers.origin;
+    if (origin && origins.length && (origins.includes('*') || origins.includes(origin))) {
+      void reply
+        .header('access-control-allow-origin', origin)
+        .header('vary', 'Origin')
+        .header('access-control-allow-credentials', 'true')
+        .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS')
+        .header(
+          'access-control-allow-headers',
+          'Content-Type, Authorization, x-api-key, x-goog-api-key, anthropic-version, x-omniroute-connection, x-request-id, idempotency-key, accept',
+        )
+        .header(
+          'access-control-expose-headers',
+          'x-request-id, x-omniroute-provider, x-omniroute-model, retry-after',
+        );
+      if (req.method === 'OPTIONS') {
+        void reply.code(204).send();
+        return;
+      }
+    }
+    done();
+  });
+  fastify.addHook('onResponse', (req, reply, done) => {
+    if (reply.statusCode >= 500) {
+      log.warn(
+        `${req.method} ${req.routeOptions?.url ?? '(no route)'} → ${reply.statusCode} [${String(req.id)}]`,
+      );
+    }
+    done();
+  });
+  if (env.SWAGGER_ENABLED) {
+    const config = new DocumentBuilder()
+      .setTitle('omniroute-gateway')
+      .setDescription(
+        'Self-hosted AI gateway (OmniRoute-compatible API). Client API: `/v1/*` with an API key. ' +
+          'Management API: `/api/*` with the dashboard cookie or an admin-scope API key.',
+      )
+      .setVersion('0.1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key (sk-…)' }, 'api-key')
+      .addCookieAuth('auth_token', { type: 'apiKey', in: 'cookie', name: 'auth_token' }, 'session')
+      .build();
+    const document = SwaggerModule.createDocument(app, config);
+    addGatewayPaths(document);
+    SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  }
+}

@@ -1,0 +1,133 @@
+import Redis from 'ioredis';
+import type { KvStore, SetOptions, Unsubscribe } from './kv-store';
+
+/**
+ * Redis adapter (ioredis). Every key and channel is prefixed so that several gateways (or test
+ * runs) can share one Redis. Commands fail fast while Redis is unreachable instead of queueing,
+ * so callers can degrade (cache and idempotency pass through) rather than hang.
+ */
+export class RedisKvStore implements KvStore {
+  readonly kind = 'redis' as const;
+  private readonly client: Redis;
+  private subscriber?: Redis;
+  private readonly handlers = new Map<string, Set<(message: string) => void>>();
+
+  constructor(
+    private readonly url: string,
+    private readonly prefix: string,
+  ) {
+    this.client = new Redis(url, {
+      keyPrefix: prefix,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: true,
+      connectTimeout: 5_000,
+      retryStrategy: (times) => Math.min(times * 200, 2_000),
+    });
+    this.client.on('error', () => {
+      /* reconnects by itself; health reports it */
+    });
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.client.get(key);
+  }
+
+  async set(key: string, value: string, opts: SetOptions = {}): Promise<boolean> {
+    let res: string | null;
+    if (opts.ttlMs && opts.nx) {
+      res = await this.client.set(key, value, 'PX', opts.ttlMs, 'NX');
+    } else if (opts.ttlMs) {
+      res = await this.client.set(key, value, 'PX', opts.ttlMs);
+    } else if (opts.nx) {
+      res = await this.client.set(key, value, 'NX');
+    } else {
+      res = await this.client.set(key, value);
+    }
+    return res === 'OK';
+  }
+
+  async del(...keys: string[]): Promise<number> {
+    return keys.length ? this.client.del(...keys) : 0;
+  }
+
+  async incrBy(key: string, by: number, ttlMs?: number): Promise<number> {
+    if (!ttlMs) {
+      return this.client.incrby(key, by);
+    }
+    // INCRBY and the first expiry in one round trip, atomically.
+    const res = (await this.client.eval(
+      "local v = redis.call('INCRBY', KEYS[1], ARGV[1]) if v == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return v",
+      1,
+      key,
+      by,
+      ttlMs,
+    )) as number;
+    return Number(res);
+  }
+
+  async expire(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.client.pexpire(key, ttlMs)) === 1;
+  }
+
+  async pttl(key: string): Promise<number> {
+    return this.client.pttl(key);
+  }
+
+  async hset(key: string, fields: Record<string, string>): Promise<void> {
+    if (Object.keys(fields).length) {
+      await this.client.hset(key, fields);
+    }
+  }
+
+  async hgetall(key: string): Promise<Record<string, string>> {
+    return this.client.hgetall(key);
+  }
+
+  async hdel(key: string, ...fields: string[]): Promise<number> {
+    return fields.length ? this.client.hdel(key, ...fields) : 0;
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.client.publish(this.prefix + channel, message);
+  }
+
+  async subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe> {
+    const full = this.prefix + channel;
+    if (!this.subscriber) {
+      this.subscriber = new Redis(this.url, {
+        maxRetriesPerRequest: null,
+        retryStrategy: (times) => Math.min(times * 200, 2_000),
+      });
+      this.subscriber.on('error', () => undefined);
+      this.subscriber.on('message', (ch: string, msg: string) => {
+        for (const h of this.handlers.get(ch) ?? []) {
+          h(msg);
+        }
+      });
+    }
+    let set = this.handlers.get(full);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(full, set);
+      await this.subscriber.subscribe(full);
+    }
+    set.add(handler);
+    return async () => {
+      const s = this.handlers.get(full);
+      s?.delete(handler);
+      if (s && s.size === 0) {
+        this.handlers.delete(full);
+        await this.subscriber?.unsubscribe(full).catch(() => undefined);
+      }
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    this.handlers.clear();
+    await Promise.allSettled([this.client.quit(), this.subscriber?.quit()]);
+  }
+}

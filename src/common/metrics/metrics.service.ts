@@ -1,0 +1,78 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Surface = 'openai-chat' | 'models' | 'management' | 'other';
+
+/** Collapses an HTTP status into the bounded label `2xx`…`5xx`. */
+export function statusClass(status: number): string {
+  return `${Math.floor(status / 100)}xx`;
+}
+
+/**
+ * The gateway's one prom-client registry. Labels are bounded: surfaces and route templates,
+ * provider ids, status classes — never raw paths, keys or prompts.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'gateway_requests_total',
+    help: 'Requests answered by the gateway',
+    labelNames: ['surface', 'provider', 'status_class'] as const,
+    registers: [this.registry],
+  });
+
+  readonly duration = new Histogram({
+    name: 'gateway_request_duration_seconds',
+    help: 'Time from request to the end of the response (streams: to the last byte)',
+    labelNames: ['surface', 'provider', 'status_class'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+
+  readonly upstreamTtfb = new Histogram({
+    name: 'gateway_upstream_ttfb_seconds',
+    help: 'Time until the upstream sent its response headers',
+    labelNames: ['provider'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly overhead = new Histogram({
+    name: 'gateway_overhead_seconds',
+    help: 'Time spent in the gateway before the upstream call started',
+    labelNames: ['surface'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
+    registers: [this.registry],
+  });
+
+  readonly tokens = new Counter({
+    name: 'gateway_tokens_total',
+    help: 'Tokens reported by upstreams',
+    labelNames: ['provider', 'direction'] as const,
+    registers: [this.registry],
+  });
+
+  readonly usageBuffered = new Gauge({
+    name: 'gateway_usage_buffer_depth',
+    help: 'Usage records waiting to be written to Postgres',
+    registers: [this.registry],
+  });
+
+  readonly usageDropped = new Counter({
+    name: 'gateway_usage_dropped_total',
+    help: 'Usage records dropped because the buffer was full during a database outage',
+    registers: [this.registry],
+  });
+
+  readonly usageWritten = new Counter({
+    name: 'gateway_usage_written_total',
+    help: 'Usage records written to Postgres',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

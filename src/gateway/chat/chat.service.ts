@@ -1,0 +1,473 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { AppError, type ErrorCategory } from '@/common/errors/app-error';
+import type { Principal } from '@/common/guards/api-key.auth';
+import { MetricsService, statusClass } from '@/common/metrics/metrics.service';
+import { Env } from '@/config/env.schema';
+import { ProvidersService, upstreamMessage } from '@/providers/providers.service';
+import { authHeaders, type RoutableConnection } from '@/providers/routing-table';
+import { UpstreamHttp, transportError } from '@/upstream/upstream-http.service';
+import { UsageService, type UsageEvent } from '@/usage/usage.service';
+import { AccountSelector, retryAfterMs } from '@/gateway/routing/account-selector';
+import { isModelAllowed } from '@/gateway/routing/model-allowlist';
+import { resolveModel, type ResolvedModel } from '@/gateway/routing/model-resolver';
+import {
+  createOpenAiSseTap,
+  type StreamUsage,
+  type TapState,
+} from '@/gateway/streaming/openai-sse-tap';
+import { parseChatRequest, type ChatCall } from './openai-chat.request';
+
+const SURFACE = 'openai-chat';
+
+type Attempt = { done: true } | { done: false; retryable: boolean; error: AppError };
+
+interface Ctx {
+  req: FastifyRequest;
+  reply: FastifyReply;
+  principal: Principal;
+  call: ChatCall;
+  resolved: ResolvedModel;
+  abort: AbortController;
+  startedAt: number;
+}
+
+function categoryFor(status: number): ErrorCategory {
+  if (status === 401) {
+    return 'UNAUTHENTICATED';
+  }
+  if (status === 403) {
+    return 'FORBIDDEN';
+  }
+  if (status === 404) {
+    return 'NOT_FOUND';
+  }
+  if (status === 429) {
+    return 'RATE_LIMITED';
+  }
+  if (status === 504 || status === 408) {
+    return 'UPSTREAM_TIMEOUT';
+  }
+  if (status >= 500) {
+    return 'UPSTREAM_ERROR';
+  }
+  return 'INVALID_INPUT';
+}
+
+function usageNumbers(
+  u: StreamUsage | undefined,
+): Pick<UsageEvent, 'tokensInput' | 'tokensOutput' | 'tokensCacheRead' | 'tokensReasoning'> {
+  const n = (v: unknown): number =>
+    typeof v === 'number' && Number.isFinite(v) ? Math.max(0, Math.round(v)) : 0;
+  return {
+    tokensInput: n(u?.prompt_tokens),
+    tokensOutput: n(u?.completion_tokens),
+    tokensCacheRead: n(u?.prompt_tokens_details?.cached_tokens),
+    tokensReasoning: n(u?.completion_tokens_details?.reasoning_tokens),
+  };
+}
+
+/**
+ * The OpenAI Chat Completions path: resolve `prefix/model`, pick an account (fill-first, skipping
+ * accounts cooling down), call the upstream once per account with an abort signal tied to the
+ * client socket, and pass the body or SSE bytes through. Retryable failures (429, 5xx, 401/403,
+ * network, timeout) move to the next account before any byte reaches the client; a stream that
+ * fails after its first byte ends with an OpenAI error event, never a silent close. Every attempt
+ * is recorded in the usage ledger off the request path.
+ */
+@Injectable()
+export class ChatService {
+  private readonly logger = new Logger(ChatService.name);
+
+  constructor(
+    private readonly providers: ProvidersService,
+    private readonly selector: AccountSelector,
+    private readonly upstream: UpstreamHttp,
+    private readonly usage: UsageService,
+    private readonly metrics: MetricsService,
+    private readonly env: Env,
+  ) {}
+
+  async handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const principal = req.principal!;
+    const startedAt = performance.now();
+    let provider = 'none';
+    try {
+      const call = parseChatRequest(req.body, req.headers.accept);
+      const table = this.providers.routing();
+      const resolved = resolveModel(call.model, table);
+      provider = resolved.target.id;
+      if (!isModelAllowed(principal.allowedModels, call.model, resolved.qualified)) {
+        throw AppError.forbidden(
+          `Model "${call.model}" is not allowed for this API key`,
+          'MODEL_NOT_ALLOWED',
+        );
+      }
+      let candidates = table.connections.get(resolved.target.id);
+      if (principal.allowedConnections.length && candidates) {
+        const allowed = new Set(principal.allowedConnections);
+        candidates = candidates.filter((c) => allowed.has(c.id));
+      }
+      const pinnedHeader = req.headers['x-omniroute-connection'];
+      const pinned = typeof pinnedHeader === 'string' && pinnedHeader ? pinnedHeader : undefined;
+      const abort = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) {
+          abort.abort();
+        }
+      });
+      const ctx: Ctx = { req, reply, principal, call, resolved, abort, startedAt };
+      const tried = new Set<string>();
+      let lastError: AppError | undefined;
+      for (;;) {
+        const pick = this.selector.pick(candidates, tried, pinned);
+        if (!pick.ok) {
+          throw this.exhausted(ctx, pick, lastError, pinned);
+        }
+        tried.add(pick.connection.id);
+        const attempt = await this.attempt(ctx, pick.connection);
+        if (attempt.done) {
+          return;
+        }
+        lastError = attempt.error;
+        if (!attempt.retryable || abort.signal.aborted) {
+          throw lastError;
+        }
+      }
+    } catch (e) {
+      this.observe(provider, e instanceof AppError ? e.status : 500, startedAt);
+      throw e;
+    }
+  }
+
+  private observe(provider: string, status: number, startedAt: number): void {
+    const labels = { surface: SURFACE, provider, status_class: statusClass(status) };
+    this.metrics.requests.inc(labels);
+    this.metrics.duration.observe(labels, (performance.now() - startedAt) / 1000);
+  }
+
+  private exhausted(
+    ctx: Ctx,
+    pick: { reason: 'no-connections' | 'all-cooling' | 'pinned-missing'; retryAfterMs?: number },
+    lastError: AppError | undefined,
+    pinned?: string,
+  ): AppError {
+    const p = ctx.resolved.target.alias;
+    if (pick.reason === 'pinned-missing' && !lastError) {
+      return AppError.invalid(
+        `Connection ${pinned} is not an active connection of provider ${p}`,
+        { param: 'x-omniroute-connection' },
+        'CONNECTION_NOT_FOUND',
+      );
+    }
+    if (pick.reason === 'no-connections') {
+      return new AppError('NO_CREDENTIALS', 'INVALID_INPUT', `No credentials for provider: ${p}`, {
+        param: 'model',
+      });
+    }
+    const secs =
+      pick.retryAfterMs !== undefined
+        ? Math.max(1, Math.ceil(pick.retryAfterMs / 1000))
+        : undefined;
+    if (lastError) {
+      if (secs && !lastError.headers?.['retry-after']) {
+        return new AppError(
+          lastError.code,
+          lastError.category,
+          lastError.message,
+          lastError.details,
+          lastError.status,
+          { ...lastError.headers, 'retry-after': String(secs) },
+        );
+      }
+      return lastError;
+    }
+    return new AppError(
+      'ALL_ACCOUNTS_COOLING_DOWN',
+      'RATE_LIMITED',
+      `All accounts for provider ${p} are cooling down after upstream errors${secs ? ` (retry in ${secs}s)` : ''}`,
+      { provider: p, retryAfterSeconds: secs },
+      429,
+      secs ? { 'retry-after': String(secs) } : undefined,
+    );
+  }
+
+  private usageBase(
+    ctx: Ctx,
+    conn: RoutableConnection,
+  ): Omit<
+    UsageEvent,
+    | 'status'
+    | 'success'
+    | 'latencyMs'
+    | 'ttftMs'
+    | 'errorCode'
+    | 'tokensInput'
+    | 'tokensOutput'
+    | 'tokensCacheRead'
+    | 'tokensReasoning'
+  > {
+    return {
+      requestId: String(ctx.req.id),
+      apiKeyId: ctx.principal.id,
+      apiKeyName: ctx.principal.name,
+      surface: SURFACE,
+      provider: conn.provider,
+      model: ctx.resolved.upstreamModel,
+      connectionId: conn.id,
+      stream: ctx.call.stream,
+      tokensCacheCreation: 0,
+    };
+  }
+
+  private async attempt(ctx: Ctx, conn: RoutableConnection): Promise<Attempt> {
+    const { call, resolved, abort } = ctx;
+    const body: Record<string, unknown> = { ...call.body, model: resolved.upstreamModel };
+    if (call.stream && !call.clientWantsStreamUsage) {
+      body.stream_options = { ...(call.body.stream_options ?? {}), include_usage: true };
+    }
+    const t0 = performance.now();
+    this.metrics.overhead.observe({ surface: SURFACE }, (t0 - ctx.startedAt) / 1000);
+    const base = this.usageBase(ctx, conn);
+    const fail = (
+      status: number,
+      error: AppError,
+      retryable: boolean,
+      ttft: number | null = null,
+    ): Attempt => {
+      this.usage.record({
+        ...base,
+        ...usageNumbers(undefined),
+        status,
+        success: false,
+        latencyMs: performance.now() - t0,
+        ttftMs: ttft,
+        errorCode: error.code,
+      });
+      return { done: false, retryable, error };
+    };
+    let res;
+    try {
+      res = await this.upstream.request({
+        url: conn.chatUrl,
+        headers: {
+          'content-type': 'application/json',
+          accept: call.stream ? 'text/event-stream' : 'application/json',
+          ...authHeaders(conn.auth, conn.apiKey),
+        },
+        body: JSON.stringify(body),
+        signal: abort.signal,
+      });
+    } catch (e) {
+      const err = transportError(e, resolved.target.alias);
+      if (err.code === 'CLIENT_CLOSED') {
+        return fail(499, err, false);
+      }
+      this.selector.fail(conn.id, 'network');
+      return fail(err.status, err, true);
+    }
+    const ttfb = performance.now() - t0;
+    this.metrics.upstreamTtfb.observe({ provider: conn.provider }, ttfb / 1000);
+
+    if (res.statusCode >= 400) {
+      let text = '';
+      try {
+        text = await res.body.text();
+      } catch {
+        /* body lost: the status is enough */
+      }
+      const status = res.statusCode;
+      const retryMs = retryAfterMs(res.headers);
+      const headers =
+        status === 429 && retryMs !== undefined
+          ? { 'retry-after': String(Math.ceil(retryMs / 1000)) }
+          : undefined;
+      const err = new AppError(
+        'UPSTREAM_ERROR',
+        categoryFor(status),
+        `[${status}]: ${upstreamMessage(text)}`,
+        { upstream: { status, provider: resolved.target.alias } },
+        status,
+        headers,
+      );
+      let retryable = false;
+      if (status === 429) {
+        this.selector.fail(conn.id, 'rate-limit', retryMs);
+        retryable = true;
+      } else if (status >= 500 || status === 408) {
+        this.selector.fail(conn.id, 'server', retryMs);
+        retryable = true;
+      } else if (status === 401 || status === 403 || status === 402) {
+        this.selector.fail(conn.id, 'auth');
+        retryable = true;
+      }
+      return fail(status, err, retryable, ttfb);
+    }
+
+    const contentType = String(res.headers['content-type'] ?? '');
+    if (call.stream && contentType.includes('text/event-stream')) {
+      return this.pipeStream(ctx, conn, res.body, t0, ttfb, base);
+    }
+    let buf: Buffer;
+    try {
+      buf = Buffer.from(await res.body.arrayBuffer());
+    } catch (e) {
+      const err = transportError(e, resolved.target.alias);
+      if (err.code !== 'CLIENT_CLOSED') {
+        this.selector.fail(conn.id, 'network');
+      }
+      return fail(
+        err.code === 'CLIENT_CLOSED' ? 499 : err.status,
+        err,
+        err.code !== 'CLIENT_CLOSED',
+        ttfb,
+      );
+    }
+    let usage: StreamUsage | undefined;
+    try {
+      usage = (JSON.parse(buf.toString('utf8')) as { usage?: StreamUsage }).usage;
+    } catch {
+      usage = undefined;
+    }
+    const latency = performance.now() - t0;
+    const nums = usageNumbers(usage);
+    this.selector.succeed(conn.id);
+    this.usage.record({
+      ...base,
+      ...nums,
+      status: res.statusCode,
+      success: true,
+      latencyMs: latency,
+      ttftMs: latency,
+      errorCode: null,
+    });
+    this.countTokens(conn.provider, nums);
+    ctx.reply.code(res.statusCode).headers({
+      'content-type': contentType || 'application/json',
+      'x-omniroute-provider': resolved.target.alias,
+      'x-omniroute-model': resolved.upstreamModel,
+      'x-omniroute-latency-ms': String(Math.round(performance.now() - ctx.startedAt)),
+      'x-omniroute-tokens-in': String(nums.tokensInput),
+      'x-omniroute-tokens-out': String(nums.tokensOutput),
+    });
+    this.observe(conn.provider, res.statusCode, ctx.startedAt);
+    await ctx.reply.send(buf);
+    return { done: true };
+  }
+
+  private countTokens(provider: string, nums: { tokensInput: number; tokensOutput: number }): void {
+    if (nums.tokensInput) {
+      this.metrics.tokens.inc({ provider, direction: 'input' }, nums.tokensInput);
+    }
+    if (nums.tokensOutput) {
+      this.metrics.tokens.inc({ provider, direction: 'output' }, nums.tokensOutput);
+    }
+  }
+
+  /** Streams upstream SSE to the client with backpressure, heartbeats and a terminal error event. */
+  private async pipeStream(
+    ctx: Ctx,
+    conn: RoutableConnection,
+    body: Readable,
+    t0: number,
+    ttfb: number,
+    base: ReturnType<ChatService['usageBase']>,
+  ): Promise<Attempt> {
+    const { reply, abort, resolved } = ctx;
+    const raw = reply.raw;
+    reply.hijack();
+    const headers: Record<string, string | number | string[]> = {};
+    for (const [k, v] of Object.entries(reply.getHeaders())) {
+      if (v !== undefined) {
+        headers[k] = v;
+      }
+    }
+    raw.writeHead(200, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'x-omniroute-provider': resolved.target.alias,
+      'x-omniroute-model': resolved.upstreamModel,
+    });
+    const state: TapState = { sawDone: false, sawFinish: false, events: 0 };
+    let firstChunkAt: number | null = null;
+    let lastWrite = Date.now();
+    const heartbeat = setInterval(
+      () => {
+        if (Date.now() - lastWrite >= this.env.SSE_HEARTBEAT_MS && !raw.writableEnded) {
+          raw.write(': keepalive\n\n');
+          lastWrite = Date.now();
+        }
+      },
+      Math.max(50, Math.floor(this.env.SSE_HEARTBEAT_MS / 2)),
+    );
+    heartbeat.unref();
+    let failure: AppError | undefined;
+    try {
+      await pipeline(
+        body,
+        createOpenAiSseTap(state, !ctx.call.clientWantsStreamUsage),
+        async (source: AsyncIterable<Buffer>) => {
+          for await (const chunk of source) {
+            firstChunkAt ??= performance.now();
+            lastWrite = Date.now();
+            if (!raw.write(chunk)) {
+              await once(raw, 'drain', { signal: abort.signal });
+            }
+          }
+        },
+      );
+    } catch (e) {
+      failure = transportError(e, resolved.target.alias);
+    } finally {
+      clearInterval(heartbeat);
+    }
+    const clientGone = abort.signal.aborted;
+    let status = 200;
+    let errorCode: string | null = null;
+    if (clientGone) {
+      status = 499;
+      errorCode = 'CLIENT_CLOSED';
+    } else if (failure || state.upstreamError || !(state.sawDone || state.sawFinish)) {
+      status = failure?.status ?? 502;
+      errorCode =
+        failure?.code ??
+        (state.upstreamError ? 'UPSTREAM_STREAM_ERROR' : 'UPSTREAM_STREAM_INCOMPLETE');
+      if (!state.upstreamError) {
+        const message = failure
+          ? `Upstream stream failed: ${failure.message}`
+          : 'Upstream stream ended before completion';
+        raw.write(
+          `data: ${JSON.stringify({ error: { message, type: 'server_error', code: errorCode.toLowerCase() } })}\n\n`,
+        );
+      }
+      this.selector.fail(conn.id, 'server');
+    } else {
+      if (!state.sawDone) {
+        raw.write('data: [DONE]\n\n');
+      }
+      this.selector.succeed(conn.id);
+    }
+    if (!raw.writableEnded) {
+      raw.end();
+    }
+    const nums = usageNumbers(state.usage);
+    this.countTokens(conn.provider, nums);
+    this.usage.record({
+      ...base,
+      ...nums,
+      status,
+      success: status === 200,
+      latencyMs: performance.now() - t0,
+      ttftMs: firstChunkAt !== null ? firstChunkAt - t0 : ttfb,
+      errorCode,
+    });
+    this.observe(conn.provider, status, ctx.startedAt);
+    return { done: true };
+  }
+}

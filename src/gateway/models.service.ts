@@ -1,0 +1,69 @@
+import { Injectable } from '@nestjs/common';
+import type { Principal } from '@/common/guards/api-key.auth';
+import { ProvidersService } from '@/providers/providers.service';
+import { isModelAllowed } from './routing/model-allowlist';
+
+export interface OpenAiModel {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+  type: 'chat';
+  root: string;
+  parent: string | null;
+  permission: [];
+}
+
+/**
+ * `GET /v1/models`: the models of every provider that has at least one active connection, as
+ * `prefix/model` (built-in catalogue, discovered models, default models), filtered by the key's
+ * allow list. Built from the in-memory routing table: no database query.
+ */
+@Injectable()
+export class ModelsService {
+  private cache?: { version: number; list: OpenAiModel[] };
+
+  constructor(private readonly providers: ProvidersService) {}
+
+  private all(): OpenAiModel[] {
+    const table = this.providers.routing();
+    if (this.cache?.version === table.version) {
+      return this.cache.list;
+    }
+    const created = Math.floor(Date.now() / 1000);
+    const seen = new Set<string>();
+    const list: OpenAiModel[] = [];
+    for (const [providerId, conns] of table.connections) {
+      const target = table.targets.get(providerId.toLowerCase());
+      if (!target || !conns.length) {
+        continue;
+      }
+      for (const c of conns) {
+        for (const m of c.models) {
+          const id = `${target.alias}/${m}`;
+          if (!seen.has(id)) {
+            seen.add(id);
+            list.push({
+              id,
+              object: 'model',
+              created,
+              owned_by: target.alias,
+              type: 'chat',
+              root: m,
+              parent: null,
+              permission: [],
+            });
+          }
+        }
+      }
+    }
+    list.sort((a, b) => a.id.localeCompare(b.id));
+    this.cache = { version: table.version, list };
+    return list;
+  }
+
+  list(principal: Principal): { object: 'list'; data: OpenAiModel[] } {
+    const data = this.all().filter((m) => isModelAllowed(principal.allowedModels, m.id, m.root));
+    return { object: 'list', data };
+  }
+}

@@ -1,0 +1,89 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  ArrayUnique,
+  IsArray,
+  IsBoolean,
+  IsDateString,
+  IsIn,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  MaxLength,
+} from 'class-validator';
+
+export const SCOPES = ['inference', 'admin'] as const;
+
+export class CreateApiKeyDto {
+  @ApiProperty({ minLength: 1, maxLength: 200, example: 'ci-pipeline' })
+  @IsString()
+  @Length(1, 200)
+  name!: string;
+
+  @ApiPropertyOptional({ enum: SCOPES, isArray: true, default: ['inference'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayUnique()
+  @IsIn(SCOPES, { each: true })
+  scopes?: ('inference' | 'admin')[];
+
+  @ApiPropertyOptional({ description: 'Keep usage counts but no request bodies in logs' })
+  @IsOptional()
+  @IsBoolean()
+  noLog?: boolean;
+
+  @ApiPropertyOptional({
+    type: String,
+    format: 'date-time',
+    description: 'The key stops working after this time',
+  })
+  @IsOptional()
+  @IsDateString()
+  expiresAt?: string;
+}
+
+export class UpdateApiKeyDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  name?: string;
+
+  @ApiPropertyOptional({ enum: SCOPES, isArray: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayUnique()
+  @IsIn(SCOPES, { each: true })
+  scopes?: ('inference' | 'admin')[];
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  noLog?: boolean;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  isActive?: boolean;
+
+  @ApiPropertyOptional({ type: [String], description: 'Model ids or globs (empty: all)' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(1000)
+  @IsString({ each: true })
+  @MaxLength(300, { each: true })
+  allowedModels?: string[];
+
+  @ApiPropertyOptional({ type: [String], description: 'Provider connection ids (empty: all)' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsUUID('all', { each: true })
+  allowedConnections?: string[];
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  @IsOptional()
+  @IsDateString()
+  expiresAt?: string | null;
+}

@@ -1,0 +1,58 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.setup';
+import { createRootLogger } from './common/logging/logger';
+import { EnvValidationError, validateEnv, type Env } from './config/env.schema';
+
+async function bootstrap(): Promise<void> {
+  let env: Env;
+  try {
+    env = validateEnv(process.env);
+  } catch (e) {
+    if (e instanceof EnvValidationError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  const root = createRootLogger(env.LOG_LEVEL);
+  const app = await createApp(env, root);
+  const logger = new Logger('Main');
+  await app.listen({ port: env.PORT, host: env.HOST });
+  logger.log(`omniroute-gateway listening on http://${env.HOST}:${env.PORT} (docs: /docs)`);
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    logger.log(`${signal}: draining (up to ${env.SHUTDOWN_TIMEOUT_MS} ms)`);
+    const fastify = app.getHttpAdapter().getInstance();
+    // 1. Stop accepting; in-flight requests and streams finish (bounded).
+    const drained = fastify.close().then(() => true);
+    const timedOut = new Promise<boolean>((r) =>
+      setTimeout(() => r(false), env.SHUTDOWN_TIMEOUT_MS).unref(),
+    );
+    if (!(await Promise.race([drained, timedOut]))) {
+      logger.warn('drain timed out: closing the remaining connections');
+      fastify.server.closeAllConnections();
+    }
+    // 2. Module hooks: usage buffer flushed, pools closed, embedded Postgres stopped.
+    try {
+      await app.close();
+    } catch (e) {
+      logger.error(`shutdown: ${(e as Error).message}`);
+    }
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+bootstrap().catch((e: unknown) => {
+  process.stderr.write(
+    `omniroute-gateway failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,48 @@
+import type { AuthStyle, Dialect, ProviderDef } from './registry';
+
+/** A connection ready for the hot path: secret decrypted, URLs built. Held in memory. */
+export interface RoutableConnection {
+  id: string;
+  provider: string;
+  name: string;
+  priority: number;
+  updatedAt: number;
+  apiKey: string | null;
+  chatUrl: string;
+  modelsUrl: string;
+  auth: AuthStyle;
+  dialect: Dialect;
+  models: readonly string[];
+}
+
+/** A provider as clients name it: built-in (by id or alias) or a node (by prefix). */
+export interface ProviderTarget {
+  /** The provider id stored on connections (built-in id or node id). */
+  id: string;
+  /** The prefix shown to clients (`alias/model`). */
+  alias: string;
+  def?: ProviderDef;
+  nodeId?: string;
+}
+
+export interface RoutingTable {
+  /** By lower-cased id, alias or node prefix. */
+  targets: Map<string, ProviderTarget>;
+  /** Active connections per provider id, fill-first order (priority asc, most recently updated first). */
+  connections: Map<string, RoutableConnection[]>;
+  version: number;
+}
+
+export const EMPTY_TABLE: RoutingTable = { targets: new Map(), connections: new Map(), version: 0 };
+
+/** Authorization headers for a connection. */
+export function authHeaders(auth: AuthStyle, apiKey: string | null): Record<string, string> {
+  if (auth === 'bearer' && apiKey) {
+    return { authorization: `Bearer ${apiKey}` };
+  }
+  return {};
+}
+
+export function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
+}

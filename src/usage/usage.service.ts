@@ -1,0 +1,175 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { MetricsService } from '@/common/metrics/metrics.service';
+import { Env } from '@/config/env.schema';
+
+export interface UsageEvent {
+  requestId: string;
+  apiKeyId: string | null;
+  apiKeyName: string | null;
+  surface: string;
+  provider: string | null;
+  model: string | null;
+  connectionId: string | null;
+  status: number;
+  success: boolean;
+  stream: boolean;
+  tokensInput: number;
+  tokensOutput: number;
+  tokensCacheRead: number;
+  tokensCacheCreation: number;
+  tokensReasoning: number;
+  latencyMs: number;
+  ttftMs: number | null;
+  errorCode: string | null;
+}
+
+const COLUMNS = [
+  'id',
+  'request_id',
+  'created_at',
+  'api_key_id',
+  'api_key_name',
+  'surface',
+  'provider',
+  'model',
+  'connection_id',
+  'status',
+  'success',
+  'stream',
+  'tokens_input',
+  'tokens_output',
+  'tokens_cache_read',
+  'tokens_cache_creation',
+  'tokens_reasoning',
+  'latency_ms',
+  'ttft_ms',
+  'error_code',
+] as const;
+const BATCH = 500;
+
+type Row = [string, UsageEvent, Date];
+
+/**
+ * The usage ledger's writer. `record()` only appends to an in-memory buffer (never awaited by a
+ * request); a timer flushes batches with one multi-row INSERT. Each event carries its own id and
+ * the insert is `ON CONFLICT DO NOTHING`, so a retried batch never counts twice. While Postgres is
+ * unreachable the buffer keeps up to `USAGE_BUFFER_MAX` events (the oldest are dropped beyond it,
+ * counted in `gateway_usage_dropped_total`) and drains when it returns; shutdown flushes it.
+ */
+@Injectable()
+export class UsageService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(UsageService.name);
+  private buffer: Row[] = [];
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+  private failing = false;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly metrics: MetricsService,
+    private readonly env: Env,
+  ) {}
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => void this.flush(), this.env.USAGE_FLUSH_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    // Bounded final drain: a few attempts, then whatever is left is reported.
+    for (let i = 0; i < 5 && this.buffer.length; i++) {
+      await this.flush();
+      if (this.buffer.length) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    if (this.buffer.length) {
+      this.logger.error(
+        `shutdown with ${this.buffer.length} usage records unwritten (database unreachable)`,
+      );
+    }
+  }
+
+  record(e: UsageEvent): void {
+    if (this.buffer.length >= this.env.USAGE_BUFFER_MAX) {
+      this.buffer.shift();
+      this.metrics.usageDropped.inc();
+    }
+    this.buffer.push([randomUUID(), e, new Date()]);
+    this.metrics.usageBuffered.set(this.buffer.length);
+  }
+
+  pending(): number {
+    return this.buffer.length;
+  }
+
+  /** Writes everything buffered now (used by the timer, shutdown and tests). */
+  flush(): Promise<void> {
+    if (!this.flushing) {
+      this.flushing = this.drain().finally(() => (this.flushing = undefined));
+    }
+    return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length) {
+      const batch = this.buffer.slice(0, BATCH);
+      try {
+        await this.insert(batch);
+      } catch (e) {
+        if (!this.failing) {
+          this.logger.warn(
+            `usage write failed, keeping ${this.buffer.length} records buffered: ${(e as Error).message}`,
+          );
+        }
+        this.failing = true;
+        return;
+      }
+      if (this.failing) {
+        this.logger.log('usage writes recovered');
+        this.failing = false;
+      }
+      this.buffer.splice(0, batch.length);
+      this.metrics.usageWritten.inc(batch.length);
+      this.metrics.usageBuffered.set(this.buffer.length);
+    }
+  }
+
+  private async insert(batch: Row[]): Promise<void> {
+    const params: unknown[] = [];
+    const tuples: string[] = [];
+    for (const [id, e, at] of batch) {
+      const base = params.length;
+      params.push(
+        id,
+        e.requestId,
+        at,
+        e.apiKeyId,
+        e.apiKeyName,
+        e.surface,
+        e.provider,
+        e.model?.slice(0, 300) ?? null,
+        e.connectionId,
+        e.status,
+        e.success,
+        e.stream,
+        e.tokensInput,
+        e.tokensOutput,
+        e.tokensCacheRead,
+        e.tokensCacheCreation,
+        e.tokensReasoning,
+        Math.round(e.latencyMs),
+        e.ttftMs === null ? null : Math.round(e.ttftMs),
+        e.errorCode,
+      );
+      tuples.push(`(${COLUMNS.map((_, i) => `$${base + i + 1}`).join(',')})`);
+    }
+    await this.ds.query(
+      `INSERT INTO usage_records (${COLUMNS.join(',')}) VALUES ${tuples.join(',')} ON CONFLICT (id) DO NOTHING`,
+      params,
+    );
+  }
+}
