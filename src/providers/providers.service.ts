@@ -34,6 +34,9 @@ import {
 } from './routing-table';
 import { checkUpstreamUrl } from './ssrf';
 
+/** A well-formed uuid: anything else is a 404 without a query (Postgres would reject the cast). */
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const CHANGED = 'providers:changed';
 const REFRESH_MS = 30_000;
 
@@ -288,7 +291,17 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
       return repo.save(row);
     });
     await this.changed();
+    void this.discoverModels(saved.id); // background: /v1/models lists the account's models soon after
     return this.toConnection(saved);
+  }
+
+  /** Best-effort live model discovery for a new connection (never fails the caller). */
+  private async discoverModels(id: string): Promise<void> {
+    try {
+      await this.connectionModels(id, true);
+    } catch (e) {
+      this.logger.debug(`model discovery for ${id} failed: ${(e as Error).message}`);
+    }
   }
 
   async listConnections(): Promise<ConnectionResponse[]> {
@@ -297,7 +310,7 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async findConnection(id: string): Promise<ProviderConnection> {
-    const row = /^[0-9a-f-]{36}$/i.test(id) ? await this.conns.findOne({ where: { id } }) : null;
+    const row = UUID_RE.test(id) ? await this.conns.findOne({ where: { id } }) : null;
     if (!row) {
       throw AppError.notFound('Connection not found', 'CONNECTION_NOT_FOUND');
     }
@@ -424,9 +437,7 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
     return this.table.connections.get(row.provider)?.find((c) => c.id === row.id);
   }
 
-  private async transientRoutable(
-    row: ProviderConnection,
-  ): Promise<{
+  private async transientRoutable(row: ProviderConnection): Promise<{
     modelsUrl: string;
     chatUrl: string;
     auth: 'bearer' | 'none';

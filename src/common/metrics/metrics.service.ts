@@ -72,7 +72,27 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly requestChildren = new Map<
+    string,
+    { count: () => void; time: (s: number) => void }
+  >();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts one answered request and its duration (label children cached: no hashing per call). */
+  recordRequest(surface: string, provider: string, status: number, seconds: number): void {
+    const cls = statusClass(status);
+    const key = `${surface}|${provider}|${cls}`;
+    let c = this.requestChildren.get(key);
+    if (!c) {
+      const counter = this.requests.labels(surface, provider, cls);
+      const hist = this.duration.labels(surface, provider, cls);
+      c = { count: () => counter.inc(), time: (v: number) => hist.observe(v) };
+      this.requestChildren.set(key, c);
+    }
+    c.count();
+    c.time(seconds);
   }
 }

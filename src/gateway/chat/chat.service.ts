@@ -1,11 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { once } from 'node:events';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { AppError, type ErrorCategory } from '@/common/errors/app-error';
 import type { Principal } from '@/common/guards/api-key.auth';
-import { MetricsService, statusClass } from '@/common/metrics/metrics.service';
+import { MetricsService } from '@/common/metrics/metrics.service';
 import { Env } from '@/config/env.schema';
 import { ProvidersService, upstreamMessage } from '@/providers/providers.service';
 import { authHeaders, type RoutableConnection } from '@/providers/routing-table';
@@ -14,11 +12,8 @@ import { UsageService, type UsageEvent } from '@/usage/usage.service';
 import { AccountSelector, retryAfterMs } from '@/gateway/routing/account-selector';
 import { isModelAllowed } from '@/gateway/routing/model-allowlist';
 import { resolveModel, type ResolvedModel } from '@/gateway/routing/model-resolver';
-import {
-  createOpenAiSseTap,
-  type StreamUsage,
-  type TapState,
-} from '@/gateway/streaming/openai-sse-tap';
+import { Heartbeats } from '@/gateway/streaming/heartbeat';
+import { OpenAiSseTap, extractUsage, type StreamUsage } from '@/gateway/streaming/openai-sse-tap';
 import { parseChatRequest, type ChatCall } from './openai-chat.request';
 
 const SURFACE = 'openai-chat';
@@ -80,7 +75,7 @@ function usageNumbers(
  */
 @Injectable()
 export class ChatService {
-  private readonly logger = new Logger(ChatService.name);
+  private readonly heartbeats: Heartbeats;
 
   constructor(
     private readonly providers: ProvidersService,
@@ -88,8 +83,10 @@ export class ChatService {
     private readonly upstream: UpstreamHttp,
     private readonly usage: UsageService,
     private readonly metrics: MetricsService,
-    private readonly env: Env,
-  ) {}
+    env: Env,
+  ) {
+    this.heartbeats = new Heartbeats(env.SSE_HEARTBEAT_MS);
+  }
 
   async handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const principal = req.principal!;
@@ -144,9 +141,7 @@ export class ChatService {
   }
 
   private observe(provider: string, status: number, startedAt: number): void {
-    const labels = { surface: SURFACE, provider, status_class: statusClass(status) };
-    this.metrics.requests.inc(labels);
-    this.metrics.duration.observe(labels, (performance.now() - startedAt) / 1000);
+    this.metrics.recordRequest(SURFACE, provider, status, (performance.now() - startedAt) / 1000);
   }
 
   private exhausted(
@@ -326,12 +321,7 @@ export class ChatService {
         ttfb,
       );
     }
-    let usage: StreamUsage | undefined;
-    try {
-      usage = (JSON.parse(buf.toString('utf8')) as { usage?: StreamUsage }).usage;
-    } catch {
-      usage = undefined;
-    }
+    const usage = extractUsage(buf);
     const latency = performance.now() - t0;
     const nums = usageNumbers(usage);
     this.selector.succeed(conn.id);
@@ -382,55 +372,53 @@ export class ChatService {
     const headers: Record<string, string | number | string[]> = {};
     for (const [k, v] of Object.entries(reply.getHeaders())) {
       if (v !== undefined) {
-        headers[k] = v;
+        headers[k] = v as string | number | string[];
       }
     }
-    raw.writeHead(200, {
-      ...headers,
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      'x-omniroute-provider': resolved.target.alias,
-      'x-omniroute-model': resolved.upstreamModel,
-    });
-    const state: TapState = { sawDone: false, sawFinish: false, events: 0 };
+    headers['content-type'] = 'text/event-stream; charset=utf-8';
+    headers['cache-control'] = 'no-cache';
+    headers.connection = 'keep-alive';
+    headers['x-accel-buffering'] = 'no';
+    headers['x-omniroute-provider'] = resolved.target.alias;
+    headers['x-omniroute-model'] = resolved.upstreamModel;
+    raw.writeHead(200, headers);
+    const tap = new OpenAiSseTap(!ctx.call.clientWantsStreamUsage);
+    const beat = this.heartbeats.add(raw);
     let firstChunkAt: number | null = null;
-    let lastWrite = Date.now();
-    const heartbeat = setInterval(
-      () => {
-        if (Date.now() - lastWrite >= this.env.SSE_HEARTBEAT_MS && !raw.writableEnded) {
-          raw.write(': keepalive\n\n');
-          lastWrite = Date.now();
-        }
-      },
-      Math.max(50, Math.floor(this.env.SSE_HEARTBEAT_MS / 2)),
-    );
-    heartbeat.unref();
-    let failure: AppError | undefined;
-    try {
-      await pipeline(
-        body,
-        createOpenAiSseTap(state, !ctx.call.clientWantsStreamUsage),
-        async (source: AsyncIterable<Buffer>) => {
-          for await (const chunk of source) {
-            firstChunkAt ??= performance.now();
-            lastWrite = Date.now();
-            if (!raw.write(chunk)) {
-              await once(raw, 'drain', { signal: abort.signal });
-            }
+    const failure = await new Promise<AppError | undefined>((resolve) => {
+      const resume = (): void => {
+        body.resume();
+      };
+      const done = (err?: unknown): void => {
+        body.off('data', onData);
+        raw.off('drain', resume);
+        resolve(err === undefined ? undefined : transportError(err, resolved.target.alias));
+      };
+      const write = (out: Buffer | null): void => {
+        if (out && out.length) {
+          beat.lastWrite = Date.now();
+          if (!raw.write(out)) {
+            body.pause();
+            raw.once('drain', resume);
           }
-        },
-      );
-    } catch (e) {
-      failure = transportError(e, resolved.target.alias);
-    } finally {
-      clearInterval(heartbeat);
-    }
-    const clientGone = abort.signal.aborted;
+        }
+      };
+      const onData = (chunk: Buffer): void => {
+        firstChunkAt ??= performance.now();
+        write(tap.push(chunk));
+      };
+      body.on('data', onData);
+      body.once('end', () => {
+        write(tap.end());
+        done();
+      });
+      body.once('error', done);
+    });
+    this.heartbeats.remove(beat);
+    const state = tap.state;
     let status = 200;
     let errorCode: string | null = null;
-    if (clientGone) {
+    if (abort.signal.aborted) {
       status = 499;
       errorCode = 'CLIENT_CLOSED';
     } else if (failure || state.upstreamError || !(state.sawDone || state.sawFinish)) {
