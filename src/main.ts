@@ -48,6 +48,7 @@ async function bootstrap(): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGHUP', () => void shutdown('SIGHUP'));
 }
 
 bootstrap().catch((e: unknown) => {

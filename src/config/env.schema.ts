@@ -13,18 +13,29 @@ import {
   validateSync,
 } from 'class-validator';
 
-const toBool = ({ value }: { value: unknown }): unknown => {
-  if (typeof value !== 'string') {
-    return value;
+const toBool = ({
+  value,
+  key,
+  obj,
+}: {
+  value: unknown;
+  key: string;
+  obj: Record<string, unknown>;
+}): unknown => {
+  // enableImplicitConversion runs before @Transform and turns the string 'false' into
+  // Boolean('false') === true: read the raw value instead.
+  const raw = key in obj ? obj[key] : value;
+  if (typeof raw !== 'string') {
+    return raw;
   }
-  const v = value.trim().toLowerCase();
+  const v = raw.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(v)) {
     return true;
   }
   if (['0', 'false', 'no', 'off'].includes(v)) {
     return false;
   }
-  return value; // left as a string so @IsBoolean reports it
+  return raw; // left as a string so @IsBoolean reports it
 };
 
 const emptyToUndefined = ({ value }: { value: unknown }): unknown =>

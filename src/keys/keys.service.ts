@@ -23,6 +23,9 @@ import type {
 import type { CreateApiKeyDto, UpdateApiKeyDto } from './dto/create-api-key.dto';
 import { ApiKey, type KeyScope } from './entities/api-key.entity';
 
+/** A well-formed uuid: anything else is a 404 without a query (Postgres would reject the cast). */
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** What the hot path needs to know about an authenticated key (cached in memory). */
 export interface KeyPrincipal {
   id: string;
@@ -190,7 +193,7 @@ export class KeysService implements OnModuleInit, OnModuleDestroy, OnApplication
   }
 
   private async find(id: string): Promise<ApiKey> {
-    const row = /^[0-9a-f-]{36}$/i.test(id) ? await this.repo.findOne({ where: { id } }) : null;
+    const row = UUID_RE.test(id) ? await this.repo.findOne({ where: { id } }) : null;
     if (!row) {
       throw AppError.notFound('Key not found', 'KEY_NOT_FOUND');
     }
@@ -225,7 +228,26 @@ export class KeysService implements OnModuleInit, OnModuleDestroy, OnApplication
       pending = this.lookup(hash).finally(() => this.pendingLookups.delete(hash));
       this.pendingLookups.set(hash, pending);
     }
-    const check = await pending;
+    let check: KeyCheck;
+    try {
+      check = await pending;
+    } catch (e) {
+      // Database unreachable: a key we already knew keeps working (stale entry), an unknown one
+      // fails closed with 503 rather than a 500.
+      if (hit) {
+        hit.until = now + Math.min(this.env.API_KEY_CACHE_TTL_MS, 1_000);
+        if (hit.check.ok) {
+          this.touched.add(hit.check.key.id);
+        }
+        return hit.check;
+      }
+      this.logger.warn(`API key lookup failed: ${(e as Error).message}`);
+      throw new AppError(
+        'KEY_STORE_UNAVAILABLE',
+        'UNAVAILABLE',
+        'API key store unavailable; retry shortly',
+      );
+    }
     if (check.ok) {
       this.touched.add(check.key.id);
     }

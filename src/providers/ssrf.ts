@@ -24,6 +24,8 @@ for (const [net, bits] of [
   ['fe80::', 10], // link-local
   ['ff00::', 8],
   ['fd00:ec2::', 32],
+  ['64:ff9b::', 96], // NAT64: reaches IPv4 addresses, private ones too
+  ['2001:db8::', 32],
 ] as const) {
   blocked.addSubnet(net, bits, 'ipv6');
 }

@@ -387,7 +387,9 @@ async function configureGateway(base, mock) {
 
 function requestBody(model, stream) {
   return JSON.stringify(
-    stream ? { model, messages: MESSAGES, stream: true } : { model, messages: MESSAGES, stream: false },
+    stream
+      ? { model, messages: MESSAGES, stream: true }
+      : { model, messages: MESSAGES, stream: false },
   );
 }
 

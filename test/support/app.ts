@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../src/app.setup';
 import { validateEnv } from '../../src/config/env.schema';
-import { REDIS_URL, createTestDatabase, runId } from './db';
+import { FILE_TOKEN, REDIS_URL, createTestDatabase, runId } from './db';
 
 export const ADMIN_KEY = 'sk-test-admin-0123456789abcdefghij';
 export const ADMIN_PASSWORD = 'test-password-1';
@@ -33,7 +33,8 @@ export interface StartOptions {
 /** Boots the real app (Postgres, Redis) in-process on a random loopback port. */
 export async function startTestApp(opts: StartOptions = {}): Promise<TestApp> {
   const dbUrl = opts.dbUrl ?? (await createTestDatabase()).url;
-  const redisPrefix = opts.redisPrefix ?? `omni-t-${runId()}-${process.pid}-${++seq}:`;
+  const redisPrefix =
+    opts.redisPrefix ?? `omni-t-${runId()}-${process.pid}-${FILE_TOKEN}-${++seq}:`;
   const dataDir = mkdtempSync(join(tmpdir(), 'omni-test-'));
   const useRedis = opts.redis ?? process.env.OMNI_TEST_NO_REDIS !== '1';
   const env = validateEnv({

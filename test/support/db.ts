@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import Redis from 'ioredis';
 
@@ -39,10 +40,12 @@ export function templateDb(): string {
 }
 
 let seq = 0;
+/** Jest reloads this module for every test file of a worker (same pid): the token keeps names apart. */
+export const FILE_TOKEN = randomBytes(3).toString('hex');
 
 /** A fresh, migrated database for one app (or one group of replicas), cloned from the run's template. */
 export async function createTestDatabase(): Promise<{ name: string; url: string }> {
-  const name = `omni_t_${runId()}_${process.pid}_${++seq}`;
+  const name = `omni_t_${runId()}_${process.pid}_${FILE_TOKEN}_${++seq}`;
   await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${templateDb()}`);
   return { name, url: dbUrl(name) };
 }

@@ -39,7 +39,10 @@ export function decryptWith(key: Buffer, sealed: string): string {
   if (v !== PREFIX || !iv || !tag || ct === undefined) {
     throw new Error('Unrecognised ciphertext format');
   }
-  const d = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+  // Without authTagLength Node accepts a tag truncated to 4 bytes, which makes forgery feasible.
+  const d = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), {
+    authTagLength: 16,
+  });
   d.setAuthTag(Buffer.from(tag, 'base64url'));
   return Buffer.concat([d.update(Buffer.from(ct, 'base64url')), d.final()]).toString('utf8');
 }

@@ -1,3 +1,5 @@
+import { errorCodes } from 'fastify';
+import { QueryFailedError } from 'typeorm';
 import { AppError } from './app-error';
 
 export type Dialect = 'management' | 'openai' | 'anthropic' | 'gemini' | 'ollama';
@@ -170,6 +172,15 @@ interface HttpLikeError {
 }
 
 /**
+ * Nest re-throws Fastify's body-parser errors on its own routes as `HttpException(message, status)`,
+ * dropping the `FST_` code; their messages are how a bad JSON body is still recognised there.
+ */
+const JSON_BODY_MESSAGES: ReadonlySet<string> = new Set([
+  new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY().message,
+  new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY().message,
+]);
+
+/**
  * Anything thrown (AppError, Nest HttpException, Fastify's body/parse errors) as an AppError.
  * Unknown errors become INTERNAL with a generic message; the caller logs the original.
  */
@@ -186,12 +197,21 @@ export function toAppError(e: unknown): AppError {
   if (
     fcode === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
     fcode === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+    (status === 400 && typeof h.message === 'string' && JSON_BODY_MESSAGES.has(h.message)) ||
     (e instanceof SyntaxError && status === 400)
   ) {
     return new AppError(
       'INVALID_JSON',
       'INVALID_INPUT',
       `Invalid JSON body: ${h.message ?? 'could not parse'}`,
+    );
+  }
+  // Postgres refused text the client sent (a NUL byte: 22021 in text columns, 22P05 in jsonb).
+  if (e instanceof QueryFailedError && (fcode === '22021' || fcode === '22P05')) {
+    return AppError.invalid(
+      'The request contains characters that cannot be stored (such as \\u0000)',
+      undefined,
+      'INVALID_REQUEST',
     );
   }
   if (fcode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) {
@@ -223,6 +243,16 @@ export function toAppError(e: unknown): AppError {
       fcode && fcode.startsWith('FST_') ? 'INVALID_REQUEST' : 'INVALID_REQUEST',
       category,
       h.message ?? 'Bad request',
+      undefined,
+      status,
+    );
+  }
+  if (typeof h.getStatus === 'function' && typeof status === 'number' && status >= 500) {
+    // A deliberate 5xx from Nest or a library (e.g. terminus's 503): keep its status.
+    return new AppError(
+      status === 503 ? 'SERVICE_UNAVAILABLE' : 'UPSTREAM_ERROR',
+      status === 503 ? 'UNAVAILABLE' : 'INTERNAL',
+      h.message ?? 'Service unavailable',
       undefined,
       status,
     );

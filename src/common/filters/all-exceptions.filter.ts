@@ -25,6 +25,11 @@ export function sendError(
   reply: FastifyReply,
   logger?: Logger,
 ): void {
+  if (req.url.startsWith('/health/') && isHealthReport(exception)) {
+    // terminus's readiness report (which dependency is down) is the body operators expect.
+    void reply.status(exception.getStatus()).send(exception.getResponse());
+    return;
+  }
   const err = toAppError(exception);
   if (err.status >= 500 && err.code === 'INTERNAL') {
     const e = exception as Error;
@@ -44,4 +49,13 @@ export function sendError(
     .status(rendered.status)
     .header('content-type', 'application/json; charset=utf-8')
     .send(rendered.body);
+}
+
+function isHealthReport(e: unknown): e is { getStatus(): number; getResponse(): object } {
+  const h = e as { getStatus?: unknown; getResponse?: () => unknown };
+  if (typeof h?.getStatus !== 'function' || typeof h.getResponse !== 'function') {
+    return false;
+  }
+  const body = h.getResponse();
+  return typeof body === 'object' && body !== null && 'status' in body && 'details' in body;
 }

@@ -37,7 +37,11 @@ export function readCookie(header: string | undefined, name: string): string | u
   for (const part of header.split(';')) {
     const i = part.indexOf('=');
     if (i > 0 && part.slice(0, i).trim() === name) {
-      return decodeURIComponent(part.slice(i + 1).trim());
+      try {
+        return decodeURIComponent(part.slice(i + 1).trim());
+      } catch {
+        return undefined; // malformed %-escape: no usable cookie (a 401, not a 500)
+      }
     }
   }
   return undefined;

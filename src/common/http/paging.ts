@@ -8,12 +8,13 @@ export function parsePaging(
 ): { limit: number; offset: number } {
   const l = limit === undefined || limit === '' ? 50 : Number(limit);
   const o = offset === undefined || offset === '' ? 0 : Number(offset);
-  const fields: string[] = [];
+  // Same `{ field, message }` shape as the body validation errors (app.setup.ts).
+  const fields: { field: string; message: string }[] = [];
   if (!Number.isInteger(l) || l < 1 || l > max) {
-    fields.push(`limit must be an integer from 1 to ${max}`);
+    fields.push({ field: 'limit', message: `limit must be an integer from 1 to ${max}` });
   }
   if (!Number.isInteger(o) || o < 0) {
-    fields.push('offset must be a non-negative integer');
+    fields.push({ field: 'offset', message: 'offset must be a non-negative integer' });
   }
   if (fields.length) {
     throw AppError.invalid('Invalid request', { fields }, 'VALIDATION_FAILED');

@@ -120,9 +120,13 @@ export class MemoryKvStore implements KvStore {
   }
 
   hset(key: string, fields: Record<string, string>): Promise<void> {
+    const entries = Object.entries(fields);
+    if (!entries.length) {
+      return Promise.resolve(); // like the Redis adapter: an empty hash is no key at all
+    }
     try {
       const m = this.hash(key, true)!;
-      for (const [f, v] of Object.entries(fields)) {
+      for (const [f, v] of entries) {
         m.set(f, v);
       }
       return Promise.resolve();

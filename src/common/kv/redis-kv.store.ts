@@ -54,9 +54,10 @@ export class RedisKvStore implements KvStore {
     if (!ttlMs) {
       return this.client.incrby(key, by);
     }
-    // INCRBY and the first expiry in one round trip, atomically.
+    // INCRBY and the first expiry in one round trip, atomically. "Created by this call" is an
+    // EXISTS check, not `v == by`: an existing key holding 0 must not gain an expiry.
     const res = (await this.client.eval(
-      "local v = redis.call('INCRBY', KEYS[1], ARGV[1]) if v == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return v",
+      "local new = redis.call('EXISTS', KEYS[1]) == 0 local v = redis.call('INCRBY', KEYS[1], ARGV[1]) if new then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return v",
       1,
       key,
       by,

@@ -372,7 +372,7 @@ export class ChatService {
     const headers: Record<string, string | number | string[]> = {};
     for (const [k, v] of Object.entries(reply.getHeaders())) {
       if (v !== undefined) {
-        headers[k] = v as string | number | string[];
+        headers[k] = v;
       }
     }
     headers['content-type'] = 'text/event-stream; charset=utf-8';

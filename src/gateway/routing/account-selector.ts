@@ -122,20 +122,21 @@ export class AccountSelector implements OnModuleInit, OnModuleDestroy {
     if (prev && prev.until > now) {
       return prev.until - now; // concurrent failures do not extend a running cooldown
     }
-    const level = prev ? Math.min(prev.level + 1, MAX_STEPS) : 0;
+    // `level` is the backoff step the next unhinted failure uses: 3 s, 6 s, 12 s, … until a success.
+    const level = prev?.level ?? 0;
     let ms: number;
+    let next: number;
     if (kind === 'auth') {
       ms = AUTH_FAILURE_MS;
+      next = level;
     } else if (retryAfterMs !== undefined && retryAfterMs >= 0) {
       ms = Math.min(retryAfterMs, MAX_COOLDOWN_MS);
+      next = 0; // the upstream said exactly when: the backoff starts over
     } else {
       ms = BASE_MS * 2 ** level;
+      next = Math.min(level + 1, MAX_STEPS);
     }
-    const c: Cooldown = {
-      until: now + ms,
-      level: retryAfterMs !== undefined ? 0 : level,
-      reason: kind,
-    };
+    const c: Cooldown = { until: now + ms, level: next, reason: kind };
     this.cooldowns.set(id, c);
     void this.share(id, c);
     return ms;
@@ -163,21 +164,61 @@ export class AccountSelector implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-/** `Retry-After` (seconds or HTTP date) or `x-ratelimit-reset*` as milliseconds. */
+/** `1.5s`, `20ms`, `6m0s`, `1h2m` (OpenAI's x-ratelimit-reset-* format) as milliseconds. */
+function parseDuration(v: string): number | undefined {
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+  let total = 0;
+  let matched = '';
+  for (const m of v.matchAll(re)) {
+    const n = Number(m[1]);
+    total +=
+      m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
+    matched += m[0];
+  }
+  return matched.length && matched === v.trim() ? total : undefined;
+}
+
+function header(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * The upstream's retry hint in milliseconds (reference §5.5): `Retry-After` (seconds or an HTTP
+ * date), `X-RateLimit-Reset` (epoch seconds or milliseconds, or seconds from now), or OpenAI's
+ * `x-ratelimit-reset-requests` / `-tokens` durations (the longer one).
+ */
 export function retryAfterMs(
   headers: Record<string, string | string[] | undefined>,
 ): number | undefined {
-  const ra = headers['retry-after'];
-  const v = Array.isArray(ra) ? ra[0] : ra;
-  if (v) {
-    const secs = Number(v);
+  const ra = header(headers, 'retry-after');
+  if (ra) {
+    const secs = Number(ra);
     if (Number.isFinite(secs)) {
       return Math.max(0, secs * 1000);
     }
-    const at = Date.parse(v);
+    const at = Date.parse(ra);
     if (Number.isFinite(at)) {
       return Math.max(0, at - Date.now());
     }
   }
-  return undefined;
+  const reset = header(headers, 'x-ratelimit-reset');
+  if (reset && Number.isFinite(Number(reset))) {
+    const n = Number(reset);
+    if (n > 1e12) {
+      return Math.max(0, n - Date.now());
+    }
+    if (n > 1e9) {
+      return Math.max(0, n * 1000 - Date.now());
+    }
+    return Math.max(0, n * 1000);
+  }
+  const hints = ['x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens']
+    .map((h) => header(headers, h))
+    .map((v) => (v ? parseDuration(v) : undefined))
+    .filter((v): v is number => v !== undefined);
+  return hints.length ? Math.max(...hints) : undefined;
 }

@@ -40,8 +40,9 @@ describe(isModelAllowed.name, () => {
     expect(isModelAllowed(['gpt-?o'], 'gpt-45o')).toBe(false);
   });
 
-  it('matches globs case-insensitively', () => {
-    expect(isModelAllowed(['OpenAI/*'], 'openai/gpt-4o')).toBe(true);
+  it('matches globs case-sensitively, like plain entries and model ids', () => {
+    expect(isModelAllowed(['OpenAI/*'], 'openai/gpt-4o')).toBe(false);
+    expect(isModelAllowed(['openai/*'], 'openai/gpt-4o')).toBe(true);
   });
 
   it('anchors globs at both ends', () => {

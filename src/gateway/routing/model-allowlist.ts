@@ -8,7 +8,6 @@ function globToRegExp(glob: string): RegExp {
         .replace(/[.+^${}()|[\]\\]/g, '\\$&')
         .replace(/\*/g, '.*')
         .replace(/\?/g, '.')}$`,
-      'i',
     );
     if (cache.size > 5000) {
       cache.clear();
@@ -18,7 +17,7 @@ function globToRegExp(glob: string): RegExp {
   return re;
 }
 
-/** Empty list: everything allowed. Otherwise exact ids or globs (`openai/*`, `*-mini`). */
+/** Empty list: everything allowed. Otherwise exact ids or globs (`openai/*`, `*-mini`), case-sensitive like model ids. */
 export function isModelAllowed(allowed: readonly string[], ...names: string[]): boolean {
   if (!allowed.length) {
     return true;

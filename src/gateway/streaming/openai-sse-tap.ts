@@ -20,6 +20,8 @@ const CRLF2 = Buffer.from('\r\n\r\n');
 const DONE = Buffer.from('data: [DONE]');
 /** `[DONE]` only counts at the start of a line: content may quote it inside a JSON string. */
 const LINE_DONE = Buffer.from('\ndata: [DONE]');
+const DONE_TIGHT = Buffer.from('data:[DONE]');
+const LINE_DONE_TIGHT = Buffer.from('\ndata:[DONE]');
 const FINISH = Buffer.from('"finish_reason":"');
 const FINISH_SPACED = Buffer.from('"finish_reason": "');
 const USAGE = Buffer.from('"usage"');
@@ -70,7 +72,13 @@ export class OpenAiSseTap {
 
   private region(r: Buffer): Buffer | null {
     const s = this.state;
-    if (!s.sawDone && (r.indexOf(DONE) === 0 || r.includes(LINE_DONE))) {
+    if (
+      !s.sawDone &&
+      (r.indexOf(DONE) === 0 ||
+        r.includes(LINE_DONE) ||
+        r.indexOf(DONE_TIGHT) === 0 ||
+        r.includes(LINE_DONE_TIGHT))
+    ) {
       s.sawDone = true;
     }
     if (!s.sawFinish && (r.includes(FINISH) || r.includes(FINISH_SPACED))) {
