@@ -5,7 +5,6 @@ export class CreateCoreTables1764201600000 implements MigrationInterface {
   name = 'CreateCoreTables1764201600000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`CREATE EXTENSION IF NOT EXISTS pgcrypto`);
     await q.query(`
       CREATE TABLE settings (
         key         text PRIMARY KEY,
