@@ -462,6 +462,19 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
     };
   }
 
+  /**
+   * Stores discovered models with a JSONB merge in one statement, so an edit of the connection made
+   * while the upstream was being asked is not overwritten.
+   */
+  private async mergeDiscovered(id: string, models: string[]): Promise<void> {
+    await this.conns.query(
+      `UPDATE provider_connections
+          SET provider_specific_data = provider_specific_data || jsonb_build_object('discoveredModels', $2::jsonb)
+        WHERE id = $1`,
+      [id, JSON.stringify(models.slice(0, 2000))],
+    );
+  }
+
   async testConnection(id: string, validationModelId?: string): Promise<ProviderTestResponse> {
     const row = await this.findConnection(id);
     const result = await this.probe(await this.transientRoutable(row), validationModelId);
@@ -473,13 +486,10 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
       lastErrorAt: result.valid ? row.lastErrorAt : now,
       errorCode: result.valid ? null : result.statusCode ? String(result.statusCode) : 'network',
     };
-    if (result.models) {
-      patch.providerSpecificData = {
-        ...row.providerSpecificData,
-        discoveredModels: result.models.slice(0, 2000),
-      };
-    }
     await this.conns.update({ id }, patch as never);
+    if (result.models) {
+      await this.mergeDiscovered(id, result.models);
+    }
     await this.changed();
     return {
       valid: result.valid,
@@ -498,15 +508,7 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
     }
     const result = await this.probe(await this.transientRoutable(row));
     if (result.valid && result.models) {
-      await this.conns.update(
-        { id },
-        {
-          providerSpecificData: {
-            ...row.providerSpecificData,
-            discoveredModels: result.models.slice(0, 2000),
-          },
-        },
-      );
+      await this.mergeDiscovered(id, result.models);
       await this.changed();
       return { models: result.models.map((m) => ({ id: m, name: m })), source: 'live' };
     }

@@ -73,11 +73,28 @@ const BATCH = 2000;
 
 type Row = [string, UsageEvent, Date];
 
-/** Time-ordered UUID (v7): ledger inserts append to the primary-key index instead of scattering. */
+let lastMs = 0;
+let seq = 0;
+
+/**
+ * Time-ordered UUID (v7) with a 12-bit counter in `rand_a` (RFC 9562 method 1): ids made by one
+ * process sort in the order they were made, and ledger inserts append to the primary-key index.
+ */
 export function uuidv7(now = Date.now()): string {
   const b = randomBytes(16);
-  b.writeUIntBE(now, 0, 6);
-  b[6] = (b[6] & 0x0f) | 0x70;
+  if (now > lastMs) {
+    lastMs = now;
+    seq = b.readUInt16BE(6) & 0x3ff; // random start, room to count up within the millisecond
+  } else {
+    seq++;
+    if (seq > 0xfff) {
+      lastMs++; // counter exhausted: borrow the next millisecond
+      seq = 0;
+    }
+  }
+  b.writeUIntBE(lastMs, 0, 6);
+  b[6] = 0x70 | ((seq >> 8) & 0x0f);
+  b[7] = seq & 0xff;
   b[8] = (b[8] & 0x3f) | 0x80;
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;

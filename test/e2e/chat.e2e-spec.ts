@@ -13,11 +13,7 @@ async function usageRows(
   params: unknown[] = [],
 ): Promise<Record<string, unknown>[]> {
   await gw.app.get(UsageService).flush();
-  return queryDb(
-    gw.dbUrl,
-    `SELECT * FROM usage_records WHERE ${where} ORDER BY created_at, id`,
-    params,
-  );
+  return queryDb(gw.dbUrl, `SELECT * FROM usage_records WHERE ${where} ORDER BY id`, params);
 }
 
 function client(gw: TestApp, key = gw.adminKey): OpenAI {

@@ -81,6 +81,28 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry });
   }
 
+  private readonly singleChildren = new Map<string, (v: number) => void>();
+
+  /** Observes a one-label histogram through a cached child (no label hashing per call). */
+  private observeOne(h: Histogram<string>, name: string, value: string, v: number): void {
+    const key = `${name}|${value}`;
+    let f = this.singleChildren.get(key);
+    if (!f) {
+      const child = h.labels(value);
+      f = (x: number) => child.observe(x);
+      this.singleChildren.set(key, f);
+    }
+    f(v);
+  }
+
+  observeTtfb(provider: string, seconds: number): void {
+    this.observeOne(this.upstreamTtfb, 'ttfb', provider, seconds);
+  }
+
+  observeOverhead(surface: string, seconds: number): void {
+    this.observeOne(this.overhead, 'overhead', surface, seconds);
+  }
+
   /** Counts one answered request and its duration (label children cached: no hashing per call). */
   recordRequest(surface: string, provider: string, status: number, seconds: number): void {
     const cls = statusClass(status);

@@ -225,7 +225,7 @@ export class ChatService {
       body.stream_options = { ...(call.body.stream_options ?? {}), include_usage: true };
     }
     const t0 = performance.now();
-    this.metrics.overhead.observe({ surface: SURFACE }, (t0 - ctx.startedAt) / 1000);
+    this.metrics.observeOverhead(SURFACE, (t0 - ctx.startedAt) / 1000);
     const base = this.usageBase(ctx, conn);
     const fail = (
       status: number,
@@ -265,7 +265,7 @@ export class ChatService {
       return fail(err.status, err, true);
     }
     const ttfb = performance.now() - t0;
-    this.metrics.upstreamTtfb.observe({ provider: conn.provider }, ttfb / 1000);
+    this.metrics.observeTtfb(conn.provider, ttfb / 1000);
 
     if (res.statusCode >= 400) {
       let text = '';

@@ -1,0 +1,478 @@
+import { startTestApp, type TestApp } from '../support/app';
+
+interface ManagementError {
+  error: { code: string; message: string; requestId: string; details?: unknown };
+  requestId: string;
+}
+
+interface OpenAiError {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+interface OpenApiOperation {
+  operationId?: string;
+  security?: Record<string, string[]>[];
+}
+
+interface OpenApiDoc {
+  openapi: string;
+  paths: Record<string, Record<string, OpenApiOperation>>;
+  components: { securitySchemes: Record<string, { type: string; in?: string; name?: string }> };
+}
+
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+const HTTP_METHODS = ['get', 'post', 'put', 'patch', 'delete'];
+
+/** Routes documented as reachable without credentials (API.md §3, reference §1 PUBLIC). */
+const PUBLIC_API = new Set([
+  'POST /api/auth/login',
+  'POST /api/auth/logout',
+  'GET /api/auth/status',
+  'GET /api/settings/require-login',
+]);
+
+function expectManagementError(body: unknown, code: string, requestId: string | null): void {
+  const b = body as ManagementError;
+  expect(b.error.code).toBe(code);
+  expect(typeof b.error.message).toBe('string');
+  expect(b.error.message.length).toBeGreaterThan(0);
+  expect(b.requestId).toBe(requestId);
+  expect(b.error.requestId).toBe(requestId);
+}
+
+function expectOpenAiError(body: unknown): OpenAiError['error'] {
+  const b = body as OpenAiError;
+  expect(Object.keys(b)).toEqual(['error']);
+  expect(typeof b.error.message).toBe('string');
+  expect(typeof b.error.type).toBe('string');
+  expect(b.error).toHaveProperty('param');
+  expect(b.error).toHaveProperty('code');
+  expect(b).not.toHaveProperty('requestId');
+  return b.error;
+}
+
+/** Sum of a counter's samples whose label set contains `labels`. */
+function counterValue(metrics: string, name: string, labels: string): number {
+  let sum = 0;
+  for (const line of metrics.split('\n')) {
+    if (line.startsWith(`${name}{`) && line.includes(labels)) {
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return sum;
+}
+
+/** A JSON body of about `bytes` bytes. */
+function bigJson(bytes: number, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ ...extra, padding: 'x'.repeat(bytes) });
+}
+
+describe('operations', () => {
+  let gw: TestApp;
+  let admin: Record<string, string>;
+  beforeAll(async () => {
+    gw = await startTestApp();
+    admin = { authorization: `Bearer ${gw.adminKey}` };
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  describe('health', () => {
+    it('GET /health/live is 200 without auth', async () => {
+      const r = await fetch(`${gw.url}/health/live`);
+      expect(r.status).toBe(200);
+      await expect(r.json()).resolves.toEqual({ status: 'ok' });
+    });
+
+    it('GET /health/ready is 200 with database and kv (redis) up', async () => {
+      const r = await fetch(`${gw.url}/health/ready`);
+      expect(r.status).toBe(200);
+      const body = (await r.json()) as {
+        status: string;
+        info: Record<string, { status: string; kind?: string }>;
+        error: Record<string, unknown>;
+      };
+      expect(body.status).toBe('ok');
+      expect(body.info.database).toEqual({ status: 'up' });
+      expect(body.info.kv).toEqual({ status: 'up', kind: 'redis' });
+      expect(body.error).toEqual({});
+    });
+  });
+
+  describe('metrics', () => {
+    it('serves Prometheus text with the gateway and process metrics, without auth', async () => {
+      const r = await fetch(`${gw.url}/metrics`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')).toMatch(/^text\/plain/);
+      const text = await r.text();
+      expect(text).toMatch(/^# HELP gateway_requests_total /m);
+      expect(text).toMatch(/^# TYPE gateway_requests_total counter$/m);
+      expect(text).toMatch(/^# TYPE gateway_request_duration_seconds histogram$/m);
+      expect(text).toMatch(/^process_cpu_seconds_total \d/m);
+      expect(text).not.toMatch(/<html/i);
+    });
+
+    it('counts a /v1/models call under surface="models"', async () => {
+      const scrape = async (): Promise<string> => (await fetch(`${gw.url}/metrics`)).text();
+      const label = 'surface="models"';
+      const before = counterValue(await scrape(), 'gateway_requests_total', label);
+      const m = await fetch(`${gw.url}/v1/models`, { headers: admin });
+      expect(m.status).toBe(200);
+      await m.arrayBuffer();
+      const text = await scrape();
+      expect(text).toMatch(
+        /^gateway_requests_total\{[^}]*surface="models"[^}]*status_class="2xx"/m,
+      );
+      expect(counterValue(text, 'gateway_requests_total', label)).toBe(before + 1);
+    });
+  });
+
+  describe('OpenAPI', () => {
+    let doc: OpenApiDoc;
+    beforeAll(async () => {
+      const r = await fetch(`${gw.url}/docs-json`);
+      expect(r.status).toBe(200);
+      doc = (await r.json()) as OpenApiDoc;
+    });
+
+    it('serves Swagger UI at /docs', async () => {
+      const r = await fetch(`${gw.url}/docs`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')).toMatch(/text\/html/);
+      expect(await r.text()).toMatch(/swagger/i);
+    });
+
+    it('documents both security schemes and the main paths', () => {
+      expect(doc.openapi).toMatch(/^3\./);
+      expect(doc.components.securitySchemes['api-key']).toMatchObject({ type: 'http' });
+      expect(doc.components.securitySchemes.session).toMatchObject({
+        type: 'apiKey',
+        in: 'cookie',
+        name: 'auth_token',
+      });
+      for (const path of [
+        '/v1/chat/completions',
+        '/v1/models',
+        '/api/keys',
+        '/api/keys/{id}',
+        '/api/providers',
+        '/api/provider-nodes',
+        '/api/auth/login',
+      ]) {
+        expect(Object.keys(doc.paths)).toContain(path);
+      }
+      expect(doc.paths['/v1/chat/completions']).toHaveProperty('post');
+      expect(doc.paths['/api/keys']).toHaveProperty('get');
+      expect(doc.paths['/api/keys']).toHaveProperty('post');
+    });
+
+    it('gives every non-public /api operation both security schemes and an operationId', () => {
+      const missing: string[] = [];
+      const ids = new Set<string>();
+      for (const [path, item] of Object.entries(doc.paths)) {
+        if (!path.startsWith('/api/')) {
+          continue;
+        }
+        for (const [method, op] of Object.entries(item)) {
+          if (!HTTP_METHODS.includes(method)) {
+            continue;
+          }
+          const route = `${method.toUpperCase()} ${path}`;
+          expect(op.operationId).toBeTruthy();
+          expect(ids.has(op.operationId!)).toBe(false);
+          ids.add(op.operationId!);
+          if (PUBLIC_API.has(route)) {
+            continue;
+          }
+          const schemes = (op.security ?? []).flatMap((s) => Object.keys(s));
+          if (!schemes.includes('api-key') || !schemes.includes('session')) {
+            missing.push(route);
+          }
+        }
+      }
+      expect(missing).toEqual([]);
+    });
+
+    it('every documented /api route is guarded (401 without credentials) or one of the public ones', async () => {
+      const checked: string[] = [];
+      const wrong: string[] = [];
+      for (const [path, item] of Object.entries(doc.paths)) {
+        if (!path.startsWith('/api/')) {
+          continue;
+        }
+        const url = path.replace(/\{[^}]+\}/g, ZERO_UUID);
+        for (const method of Object.keys(item)) {
+          if (!HTTP_METHODS.includes(method)) {
+            continue;
+          }
+          const route = `${method.toUpperCase()} ${path}`;
+          const hasBody = method !== 'get' && method !== 'delete';
+          const res = await fetch(`${gw.url}${url}`, {
+            method: method.toUpperCase(),
+            headers: hasBody ? { 'content-type': 'application/json' } : {},
+            body: hasBody ? '{}' : undefined,
+          });
+          await res.arrayBuffer();
+          checked.push(route);
+          const isPublic = PUBLIC_API.has(route);
+          if (isPublic ? res.status === 401 || res.status >= 500 : res.status !== 401) {
+            wrong.push(`${route} → ${res.status}`);
+          }
+        }
+      }
+      expect(wrong).toEqual([]);
+      // The walk really covered the management API.
+      expect(checked).toEqual(
+        expect.arrayContaining([
+          'GET /api/keys',
+          'POST /api/keys',
+          'GET /api/keys/{id}',
+          'PATCH /api/keys/{id}',
+          'DELETE /api/keys/{id}',
+          'GET /api/keys/{id}/reveal',
+          'GET /api/providers',
+          'POST /api/providers/{id}/test',
+          'GET /api/provider-nodes',
+          'PUT /api/settings/require-login',
+          'POST /api/settings/require-login',
+          ...PUBLIC_API,
+        ]),
+      );
+    });
+
+    it('every documented /v1 route refuses a request without an API key (401, OpenAI shape)', async () => {
+      const v1 = Object.entries(doc.paths).filter(([p]) => p.startsWith('/v1/'));
+      expect(v1.length).toBeGreaterThan(0);
+      for (const [path, item] of v1) {
+        for (const method of Object.keys(item).filter((m) => HTTP_METHODS.includes(m))) {
+          const hasBody = method !== 'get' && method !== 'delete';
+          const res = await fetch(`${gw.url}${path}`, {
+            method: method.toUpperCase(),
+            headers: hasBody ? { 'content-type': 'application/json' } : {},
+            body: hasBody ? '{"model":"x","messages":[]}' : undefined,
+          });
+          expect({ route: `${method} ${path}`, status: res.status }).toEqual({
+            route: `${method} ${path}`,
+            status: 401,
+          });
+          expect(expectOpenAiError(await res.json()).type).toBe('authentication_error');
+        }
+      }
+    });
+  });
+
+  describe('request ids', () => {
+    it('every response carries x-request-id, unique per request', async () => {
+      const ids: string[] = [];
+      for (const [path, init] of [
+        ['/health/live', {}],
+        ['/metrics', {}],
+        ['/api/keys', { headers: admin }],
+        ['/api/keys', {}],
+        ['/v1/models', { headers: admin }],
+        ['/v1/models', {}],
+        ['/api/nope', {}],
+        ['/docs-json', {}],
+      ] as [string, RequestInit][]) {
+        const r = await fetch(`${gw.url}${path}`, init);
+        await r.arrayBuffer();
+        const id = r.headers.get('x-request-id');
+        expect({ path, id: typeof id }).toEqual({ path, id: 'string' });
+        expect(id!.length).toBeGreaterThan(0);
+        ids.push(id!);
+      }
+      expect(new Set(ids).size).toBe(ids.length);
+    });
+
+    it('echoes a client-sent x-request-id, also inside error bodies', async () => {
+      const ok = await fetch(`${gw.url}/api/keys`, {
+        headers: { ...admin, 'x-request-id': 'my-id-123' },
+      });
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('x-request-id')).toBe('my-id-123');
+      await ok.arrayBuffer();
+
+      const denied = await fetch(`${gw.url}/api/keys`, {
+        headers: { 'x-request-id': 'my-id-123' },
+      });
+      expect(denied.status).toBe(401);
+      expect(denied.headers.get('x-request-id')).toBe('my-id-123');
+      expectManagementError(await denied.json(), 'AUTH_REQUIRED', 'my-id-123');
+
+      const v1 = await fetch(`${gw.url}/v1/models`, {
+        headers: { ...admin, 'x-request-id': 'my-id-123' },
+      });
+      expect(v1.headers.get('x-request-id')).toBe('my-id-123');
+      await v1.arrayBuffer();
+    });
+
+    it('replaces an unsafe client request id with its own', async () => {
+      const evil = 'bad id\twith spaces';
+      const r = await fetch(`${gw.url}/health/live`, { headers: { 'x-request-id': evil } });
+      const id = r.headers.get('x-request-id');
+      expect(id).toBeTruthy();
+      expect(id).not.toBe(evil);
+      expect(id).toMatch(/^[A-Za-z0-9._:@-]+$/);
+      const long = 'a'.repeat(500);
+      const r2 = await fetch(`${gw.url}/health/live`, { headers: { 'x-request-id': long } });
+      expect(r2.headers.get('x-request-id')).not.toBe(long);
+    });
+  });
+
+  describe('unknown routes', () => {
+    it('an unknown /api route is a JSON 404 in the management shape (with or without auth)', async () => {
+      for (const headers of [admin, {}]) {
+        const r = await fetch(`${gw.url}/api/nope`, { headers });
+        expect(r.status).toBe(404);
+        expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+        expectManagementError(await r.json(), 'ROUTE_NOT_FOUND', r.headers.get('x-request-id'));
+      }
+      const post = await fetch(`${gw.url}/api/nope/deeper`, {
+        method: 'POST',
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(post.status).toBe(404);
+      expectManagementError(await post.json(), 'ROUTE_NOT_FOUND', post.headers.get('x-request-id'));
+    });
+
+    it('an unknown /v1 route is a JSON 404 in the OpenAI shape', async () => {
+      const r = await fetch(`${gw.url}/v1/nope`, { headers: admin });
+      expect(r.status).toBe(404);
+      expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+      const err = expectOpenAiError(await r.json());
+      expect(err.type).toBe('invalid_request_error');
+    });
+  });
+
+  describe('bad bodies', () => {
+    it('malformed JSON on /api/keys is 400 INVALID_JSON (management shape)', async () => {
+      const r = await fetch(`${gw.url}/api/keys`, {
+        method: 'POST',
+        headers: { ...admin, 'content-type': 'application/json', 'x-request-id': 'bad-json-1' },
+        body: '{"name":',
+      });
+      expect(r.status).toBe(400);
+      expectManagementError(await r.json(), 'INVALID_JSON', 'bad-json-1');
+    });
+
+    it('an empty JSON body on POST /api/keys is 400 listing the missing field', async () => {
+      const r = await fetch(`${gw.url}/api/keys`, {
+        method: 'POST',
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: '',
+      });
+      expect(r.status).toBe(400);
+      const body = (await r.json()) as ManagementError & {
+        error: { details: { fields: { field: string }[] } };
+      };
+      expect(body.error.code).toBe('VALIDATION_FAILED');
+      expect(body.error.details.fields.map((f) => f.field)).toContain('name');
+    });
+
+    it('a DELETE sent with a JSON content type and no body works', async () => {
+      const created = await fetch(`${gw.url}/api/keys`, {
+        method: 'POST',
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'to-delete' }),
+      });
+      const { id } = (await created.json()) as { id: string };
+      const r = await fetch(`${gw.url}/api/keys/${id}`, {
+        method: 'DELETE',
+        headers: { ...admin, 'content-type': 'application/json' },
+      });
+      expect(r.status).toBe(200);
+    });
+
+    it('malformed JSON on /v1/chat/completions is 400 in the OpenAI shape', async () => {
+      const r = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: '{"model":',
+      });
+      expect(r.status).toBe(400);
+      const err = expectOpenAiError(await r.json());
+      expect(err.type).toBe('invalid_request_error');
+      expect(err.code).toBe('invalid_json');
+    });
+
+    it('a non-JSON content type on /api/keys is a 4xx in the management shape, not a 500', async () => {
+      const r = await fetch(`${gw.url}/api/keys`, {
+        method: 'POST',
+        headers: { ...admin, 'content-type': 'text/plain' },
+        body: 'name=x',
+      });
+      expect(r.status).toBeGreaterThanOrEqual(400);
+      expect(r.status).toBeLessThan(500);
+      expect((await r.json()) as ManagementError).toMatchObject({
+        error: { code: expect.any(String) },
+      });
+    });
+  });
+
+  it('the process is still alive and ready after all of this', async () => {
+    const live = await fetch(`${gw.url}/health/live`);
+    expect(live.status).toBe(200);
+    const ready = await fetch(`${gw.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    await ready.arrayBuffer();
+  });
+});
+
+describe('body size limit (MAX_BODY_SIZE_MB=1)', () => {
+  let gw: TestApp;
+  let admin: Record<string, string>;
+  beforeAll(async () => {
+    gw = await startTestApp({ env: { MAX_BODY_SIZE_MB: '1' } });
+    admin = { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' };
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('answers 413 in the management shape on /api/keys and creates nothing', async () => {
+    const r = await fetch(`${gw.url}/api/keys`, {
+      method: 'POST',
+      headers: { ...admin, 'x-request-id': 'too-big-1' },
+      body: bigJson(1.5 * 1024 * 1024, { name: 'huge' }),
+    });
+    expect(r.status).toBe(413);
+    expectManagementError(await r.json(), 'PAYLOAD_TOO_LARGE', 'too-big-1');
+    const list = await fetch(`${gw.url}/api/keys`, { headers: admin });
+    const keys = ((await list.json()) as { keys: { name: string }[] }).keys;
+    expect(keys.map((k) => k.name)).not.toContain('huge');
+  });
+
+  it('answers 413 in the OpenAI shape on /v1/chat/completions', async () => {
+    const r = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: admin,
+      body: bigJson(1.5 * 1024 * 1024, {
+        model: 'x/y',
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    expect(r.status).toBe(413);
+    const err = expectOpenAiError(await r.json());
+    expect(err.type).toBe('invalid_request_error');
+    expect(err.code).toBe('payload_too_large');
+  });
+
+  it('accepts a body just under the limit', async () => {
+    const r = await fetch(`${gw.url}/api/keys`, {
+      method: 'POST',
+      headers: admin,
+      // Unknown fields are stripped; the size is what matters.
+      body: bigJson(900 * 1024, { name: 'just-under' }),
+    });
+    expect(r.status).toBe(201);
+    await r.arrayBuffer();
+  });
+
+  it('is still alive afterwards', async () => {
+    const r = await fetch(`${gw.url}/health/live`);
+    expect(r.status).toBe(200);
+    await r.arrayBuffer();
+  });
+});
