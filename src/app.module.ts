@@ -3,6 +3,8 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { AuthModule } from './auth/auth.module';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
+import { HotPathModule } from './common/http/hot-path.module';
+import { HotPathSlot } from './common/http/hot-path.slot';
 import { ManagementAuthGuard } from './common/guards/management-auth.guard';
 import { KvModule } from './common/kv/kv.module';
 import { MetricsModule } from './common/metrics/metrics.module';
@@ -20,11 +22,12 @@ import { UsageModule } from './usage/usage.module';
 /** The whole gateway. `env` is the validated environment (main.ts or a test builds it). */
 @Module({})
 export class AppModule {
-  static forRoot(env: Env): DynamicModule {
+  static forRoot(env: Env, hotPath: HotPathSlot = new HotPathSlot()): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(env),
+        HotPathModule.forRoot(hotPath),
         DatabaseModule,
         KvModule,
         CryptoModule,

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Logger, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -7,6 +7,8 @@ import { LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { AppModule } from './app.module';
 import { AppError } from './common/errors/app-error';
+import { CorsPolicy } from './common/http/cors';
+import { HotPathSlot } from './common/http/hot-path.slot';
 import { PinoNestLogger, createRootLogger, requestIdFrom } from './common/logging/logger';
 import type { Env } from './config/env.schema';
 import { addGatewayPaths } from './gateway/gateway.openapi';
@@ -31,7 +33,15 @@ function flattenValidation(
 /** Creates the Nest app on Fastify with the gateway's logger, body limit and request ids. */
 export async function createApp(env: Env, logger?: PinoLogger): Promise<NestFastifyApplication> {
   const root = logger ?? createRootLogger(env.LOG_LEVEL);
+  // The client API's hot path is answered at the node:http level (HotPath); the rest goes to Fastify.
+  const hotPath = new HotPathSlot();
   const adapter = new FastifyAdapter({
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+      createServer((req, res) => {
+        if (!hotPath.dispatch(req, res)) {
+          handler(req, res);
+        }
+      }),
     loggerInstance: root,
     logController: new LogController({
       disableRequestLogging: true,
@@ -44,10 +54,14 @@ export async function createApp(env: Env, logger?: PinoLogger): Promise<NestFast
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(env), adapter, {
-    logger: new PinoNestLogger(root),
-    bufferLogs: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(env, hotPath),
+    adapter,
+    {
+      logger: new PinoNestLogger(root),
+      bufferLogs: false,
+    },
+  );
   configureApp(app, env);
   return app;
 }
@@ -79,28 +93,13 @@ export function configureApp(app: NestFastifyApplication, env: Env): void {
       void jsonParser(req as never, body as never, done);
     },
   );
-  fastify.decorateRequest('principal', null);
-  const origins = env.CORS_ALLOWED_ORIGINS.split(',')
-    .map((o) => o.trim())
-    .filter(Boolean);
+  const cors = new CorsPolicy(env.CORS_ALLOWED_ORIGINS);
   const log = new Logger('HTTP');
   fastify.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id).header('x-content-type-options', 'nosniff');
-    const origin = req.headers.origin;
-    if (origin && origins.length && (origins.includes('*') || origins.includes(origin))) {
-      void reply
-        .header('access-control-allow-origin', origin)
-        .header('vary', 'Origin')
-        .header('access-control-allow-credentials', 'true')
-        .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS')
-        .header(
-          'access-control-allow-headers',
-          'Content-Type, Authorization, x-api-key, x-goog-api-key, anthropic-version, x-omniroute-connection, x-request-id, idempotency-key, accept',
-        )
-        .header(
-          'access-control-expose-headers',
-          'x-request-id, x-omniroute-provider, x-omniroute-model, retry-after',
-        );
+    const corsHeaders = cors.headersFor(req.headers.origin);
+    if (corsHeaders) {
+      void reply.headers(corsHeaders);
       if (req.method === 'OPTIONS') {
         void reply.code(204).send();
         return;

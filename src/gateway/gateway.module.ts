@@ -4,12 +4,12 @@ import { KeysModule } from '@/keys/keys.module';
 import { ProvidersModule } from '@/providers/providers.module';
 import { UsageModule } from '@/usage/usage.module';
 import { ChatService } from './chat/chat.service';
-import { GatewayRoutes } from './gateway.routes';
+import { HotPath } from './http/hot-path';
 import { ModelsService } from './models.service';
 import { AccountSelector } from './routing/account-selector';
 
 @Module({
   imports: [KeysModule, ProvidersModule, UsageModule],
-  providers: [ApiKeyAuth, AccountSelector, ChatService, ModelsService, GatewayRoutes],
+  providers: [ApiKeyAuth, AccountSelector, ChatService, ModelsService, HotPath],
 })
 export class GatewayModule {}

@@ -1,5 +1,6 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import type { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
 import { AppError } from '@/common/errors/app-error';
@@ -11,7 +12,8 @@ export interface UpstreamRequest {
   method?: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: string | Buffer;
-  signal?: AbortSignal;
+  /** An AbortSignal, or any EventEmitter with `aborted` that emits 'abort' (undici accepts both). */
+  signal?: AbortSignal | (EventEmitter & { aborted: boolean });
 }
 
 type LookupCb = (

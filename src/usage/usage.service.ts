@@ -80,8 +80,23 @@ let seq = 0;
  * Time-ordered UUID (v7) with a 12-bit counter in `rand_a` (RFC 9562 method 1): ids made by one
  * process sort in the order they were made, and ledger inserts append to the primary-key index.
  */
+const POOL_SIZE = 16 * 256;
+let pool = Buffer.alloc(0);
+let poolAt = POOL_SIZE;
+
+/** 16 random bytes from a pooled buffer (one crypto call per 256 ids). */
+function random16(): Buffer {
+  if (poolAt >= POOL_SIZE) {
+    pool = randomBytes(POOL_SIZE);
+    poolAt = 0;
+  }
+  const b = Buffer.from(pool.subarray(poolAt, poolAt + 16));
+  poolAt += 16;
+  return b;
+}
+
 export function uuidv7(now = Date.now()): string {
-  const b = randomBytes(16);
+  const b = random16();
   if (now > lastMs) {
     lastMs = now;
     seq = b.readUInt16BE(6) & 0x3ff; // random start, room to count up within the millisecond

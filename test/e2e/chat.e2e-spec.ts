@@ -272,13 +272,13 @@ describe('POST /v1/chat/completions (OpenAI dialect, OpenAI-compatible upstreams
       );
       expect(mock.count).toBe(0);
     });
-    it('rejects a plain-text body with 400', async () => {
+    it('rejects a plain-text body with 415', async () => {
       const res = await fetch(`${gw.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'text/plain' },
         body: 'hello',
       });
-      expect(res.status).toBe(400);
+      expect(res.status).toBe(415);
       await res.json();
     });
     it('rejects an unsupported content type with 415', async () => {

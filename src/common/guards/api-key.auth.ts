@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import { AppError } from '@/common/errors/app-error';
 import { extractApiKey } from '@/common/http/credentials';
 import { Env } from '@/config/env.schema';
@@ -26,13 +26,6 @@ const ANONYMOUS: Principal = {
   allowedConnections: [],
 };
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal: Principal | null;
-    startedAt: bigint;
-  }
-}
-
 const REASONS: Record<string, string> = {
   unknown: 'Invalid API key',
   revoked: 'This API key was revoked',
@@ -52,8 +45,11 @@ export class ApiKeyAuth {
     private readonly env: Env,
   ) {}
 
-  async authenticate(req: FastifyRequest): Promise<Principal> {
-    const raw = extractApiKey(req.headers, req.query);
+  async authenticate(
+    headers: IncomingHttpHeaders,
+    query?: URLSearchParams | null,
+  ): Promise<Principal> {
+    const raw = extractApiKey(headers, query ? Object.fromEntries(query) : undefined);
     if (!raw) {
       if (!this.env.REQUIRE_API_KEY) {
         return ANONYMOUS;

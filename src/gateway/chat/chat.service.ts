@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { AppError, type ErrorCategory } from '@/common/errors/app-error';
 import type { Principal } from '@/common/guards/api-key.auth';
@@ -14,20 +14,33 @@ import { isModelAllowed } from '@/gateway/routing/model-allowlist';
 import { resolveModel, type ResolvedModel } from '@/gateway/routing/model-resolver';
 import { Heartbeats } from '@/gateway/streaming/heartbeat';
 import { OpenAiSseTap, extractUsage, type StreamUsage } from '@/gateway/streaming/openai-sse-tap';
+import { sendJson, type HotRequest } from '@/gateway/http/hot-request';
 import { parseChatRequest, type ChatCall } from './openai-chat.request';
 
 const SURFACE = 'openai-chat';
 
 type Attempt = { done: true } | { done: false; retryable: boolean; error: AppError };
 
+/**
+ * Aborts the upstream request when the client leaves. undici accepts an EventEmitter as `signal`;
+ * this is much lighter than an AbortController (EventTarget) made for every request.
+ */
+class ClientGone extends EventEmitter {
+  aborted = false;
+  abort(): void {
+    if (!this.aborted) {
+      this.aborted = true;
+      this.emit('abort');
+    }
+  }
+}
+
 interface Ctx {
-  req: FastifyRequest;
-  reply: FastifyReply;
+  h: HotRequest;
   principal: Principal;
   call: ChatCall;
   resolved: ResolvedModel;
-  abort: AbortController;
-  startedAt: number;
+  abort: ClientGone;
 }
 
 function categoryFor(status: number): ErrorCategory {
@@ -88,12 +101,11 @@ export class ChatService {
     this.heartbeats = new Heartbeats(env.SSE_HEARTBEAT_MS);
   }
 
-  async handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const principal = req.principal!;
-    const startedAt = performance.now();
+  async handle(h: HotRequest): Promise<void> {
+    const principal = h.principal;
     let provider = 'none';
     try {
-      const call = parseChatRequest(req.body, req.headers.accept);
+      const call = parseChatRequest(h.body, h.headers.accept);
       const table = this.providers.routing();
       const resolved = resolveModel(call.model, table);
       provider = resolved.target.id;
@@ -108,15 +120,15 @@ export class ChatService {
         const allowed = new Set(principal.allowedConnections);
         candidates = candidates.filter((c) => allowed.has(c.id));
       }
-      const pinnedHeader = req.headers['x-omniroute-connection'];
+      const pinnedHeader = h.headers['x-omniroute-connection'];
       const pinned = typeof pinnedHeader === 'string' && pinnedHeader ? pinnedHeader : undefined;
-      const abort = new AbortController();
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) {
+      const abort = new ClientGone();
+      h.res.once('close', () => {
+        if (!h.res.writableFinished) {
           abort.abort();
         }
       });
-      const ctx: Ctx = { req, reply, principal, call, resolved, abort, startedAt };
+      const ctx: Ctx = { h, principal, call, resolved, abort };
       const tried = new Set<string>();
       let lastError: AppError | undefined;
       for (;;) {
@@ -130,12 +142,12 @@ export class ChatService {
           return;
         }
         lastError = attempt.error;
-        if (!attempt.retryable || abort.signal.aborted) {
+        if (!attempt.retryable || abort.aborted) {
           throw lastError;
         }
       }
     } catch (e) {
-      this.observe(provider, e instanceof AppError ? e.status : 500, startedAt);
+      this.observe(provider, e instanceof AppError ? e.status : 500, h.startedAt);
       throw e;
     }
   }
@@ -206,7 +218,7 @@ export class ChatService {
     | 'tokensReasoning'
   > {
     return {
-      requestId: String(ctx.req.id),
+      requestId: ctx.h.id,
       apiKeyId: ctx.principal.id,
       apiKeyName: ctx.principal.name,
       surface: SURFACE,
@@ -220,12 +232,14 @@ export class ChatService {
 
   private async attempt(ctx: Ctx, conn: RoutableConnection): Promise<Attempt> {
     const { call, resolved, abort } = ctx;
-    const body: Record<string, unknown> = { ...call.body, model: resolved.upstreamModel };
+    // The parsed body is this request's own: set the upstream fields in place (no copies).
+    const body = call.body;
+    body.model = resolved.upstreamModel;
     if (call.stream && !call.clientWantsStreamUsage) {
-      body.stream_options = { ...(call.body.stream_options ?? {}), include_usage: true };
+      body.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
     }
     const t0 = performance.now();
-    this.metrics.observeOverhead(SURFACE, (t0 - ctx.startedAt) / 1000);
+    this.metrics.observeOverhead(SURFACE, (t0 - ctx.h.startedAt) / 1000);
     const base = this.usageBase(ctx, conn);
     const fail = (
       status: number,
@@ -254,7 +268,7 @@ export class ChatService {
           ...authHeaders(conn.auth, conn.apiKey),
         },
         body: JSON.stringify(body),
-        signal: abort.signal,
+        signal: abort,
       });
     } catch (e) {
       const err = transportError(e, resolved.target.alias);
@@ -335,16 +349,15 @@ export class ChatService {
       errorCode: null,
     });
     this.countTokens(conn.provider, nums);
-    ctx.reply.code(res.statusCode).headers({
+    sendJson(ctx.h, res.statusCode, buf, {
       'content-type': contentType || 'application/json',
       'x-omniroute-provider': resolved.target.alias,
       'x-omniroute-model': resolved.upstreamModel,
-      'x-omniroute-latency-ms': String(Math.round(performance.now() - ctx.startedAt)),
+      'x-omniroute-latency-ms': String(Math.round(performance.now() - ctx.h.startedAt)),
       'x-omniroute-tokens-in': String(nums.tokensInput),
       'x-omniroute-tokens-out': String(nums.tokensOutput),
     });
-    this.observe(conn.provider, res.statusCode, ctx.startedAt);
-    await ctx.reply.send(buf);
+    this.observe(conn.provider, res.statusCode, ctx.h.startedAt);
     return { done: true };
   }
 
@@ -366,22 +379,17 @@ export class ChatService {
     ttfb: number,
     base: ReturnType<ChatService['usageBase']>,
   ): Promise<Attempt> {
-    const { reply, abort, resolved } = ctx;
-    const raw = reply.raw;
-    reply.hijack();
-    const headers: Record<string, string | number | string[]> = {};
-    for (const [k, v] of Object.entries(reply.getHeaders())) {
-      if (v !== undefined) {
-        headers[k] = v;
-      }
-    }
-    headers['content-type'] = 'text/event-stream; charset=utf-8';
-    headers['cache-control'] = 'no-cache';
-    headers.connection = 'keep-alive';
-    headers['x-accel-buffering'] = 'no';
-    headers['x-omniroute-provider'] = resolved.target.alias;
-    headers['x-omniroute-model'] = resolved.upstreamModel;
-    raw.writeHead(200, headers);
+    const { h, abort, resolved } = ctx;
+    const raw = h.res;
+    raw.writeHead(200, {
+      ...h.baseHeaders,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'x-omniroute-provider': resolved.target.alias,
+      'x-omniroute-model': resolved.upstreamModel,
+    });
     const tap = new OpenAiSseTap(!ctx.call.clientWantsStreamUsage);
     const beat = this.heartbeats.add(raw);
     let firstChunkAt: number | null = null;
@@ -418,7 +426,7 @@ export class ChatService {
     const state = tap.state;
     let status = 200;
     let errorCode: string | null = null;
-    if (abort.signal.aborted) {
+    if (abort.aborted) {
       status = 499;
       errorCode = 'CLIENT_CLOSED';
     } else if (failure || state.upstreamError || !(state.sawDone || state.sawFinish)) {
@@ -455,7 +463,7 @@ export class ChatService {
       ttftMs: firstChunkAt !== null ? firstChunkAt - t0 : ttfb,
       errorCode,
     });
-    this.observe(conn.provider, status, ctx.startedAt);
+    this.observe(conn.provider, status, ctx.h.startedAt);
     return { done: true };
   }
 }

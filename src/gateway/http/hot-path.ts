@@ -1,0 +1,226 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as safeJsonParse } from 'secure-json-parse';
+import { AppError } from '@/common/errors/app-error';
+import { renderError, toAppError } from '@/common/errors/render';
+import { ApiKeyAuth } from '@/common/guards/api-key.auth';
+import { CorsPolicy } from '@/common/http/cors';
+import { HotPathSlot } from '@/common/http/hot-path.slot';
+import { requestIdFrom } from '@/common/logging/logger';
+import { MetricsService } from '@/common/metrics/metrics.service';
+import { Env } from '@/config/env.schema';
+import { ChatService } from '@/gateway/chat/chat.service';
+import { ModelsService } from '@/gateway/models.service';
+import { sendJson, type HotRequest } from './hot-request';
+
+/** Client-API paths and their aliases (reference §1.1). */
+export const CHAT_PATHS = ['/v1/chat/completions', '/chat/completions', '/v1/v1/chat/completions'];
+export const MODELS_PATHS = ['/v1/models', '/models', '/v1/v1/models'];
+
+type Route = { method: 'GET' | 'POST'; handle: (h: HotRequest) => Promise<void> | void };
+
+/** `/a//b/` → `/a/b` (the same leniency Fastify is configured with). */
+function normalisePath(url: string): { path: string; search: string } {
+  const q = url.indexOf('?');
+  let path = q < 0 ? url : url.slice(0, q);
+  if (path.includes('//')) {
+    path = path.replace(/\/{2,}/g, '/');
+  }
+  if (path.length > 1 && path.endsWith('/')) {
+    path = path.slice(0, -1);
+  }
+  return { path, search: q < 0 ? '' : url.slice(q + 1) };
+}
+
+/**
+ * The client API's hot path, answered at the node:http level before Fastify routes anything:
+ * request id, CORS, API-key auth (the same `KeysService` lookup as the management guard), a JSON
+ * body read with a size limit and Fastify's prototype-poisoning-safe parser, then the handler.
+ * Errors are rendered in the OpenAI dialect. Every other request goes on to Fastify and Nest.
+ *
+ * Why not a Nest controller or even a Fastify route: the benchmark (`npm run bench`) showed the
+ * per-request framework work (routing hooks, async-resource wrapping of the body parser, child
+ * loggers, the reply pipeline) was a large share of the gateway's CPU on this path.
+ */
+@Injectable()
+export class HotPath implements OnModuleInit {
+  private readonly logger = new Logger('HotPath');
+  private readonly routes = new Map<string, Route>();
+  private readonly cors: CorsPolicy;
+  private readonly bodyLimit: number;
+
+  constructor(
+    private readonly slot: HotPathSlot,
+    private readonly auth: ApiKeyAuth,
+    private readonly chat: ChatService,
+    private readonly models: ModelsService,
+    private readonly metrics: MetricsService,
+    env: Env,
+  ) {
+    this.cors = new CorsPolicy(env.CORS_ALLOWED_ORIGINS);
+    this.bodyLimit = env.MAX_BODY_SIZE_MB * 1024 * 1024;
+  }
+
+  onModuleInit(): void {
+    for (const p of CHAT_PATHS) {
+      this.routes.set(p, { method: 'POST', handle: (h) => this.chat.handle(h) });
+    }
+    for (const p of MODELS_PATHS) {
+      this.routes.set(p, {
+        method: 'GET',
+        handle: (h) => {
+          sendJson(h, 200, this.models.list(h.principal));
+          this.metrics.recordRequest(
+            'models',
+            'none',
+            200,
+            (performance.now() - h.startedAt) / 1000,
+          );
+        },
+      });
+    }
+    this.slot.handler = (req, res) => this.dispatch(req, res);
+  }
+
+  private dispatch(req: IncomingMessage, res: ServerResponse): boolean {
+    const { path, search } = normalisePath(req.url ?? '/');
+    const route = this.routes.get(path);
+    if (!route) {
+      return false;
+    }
+    const cors = this.cors.headersFor(req.headers.origin);
+    if (req.method === 'OPTIONS' && cors) {
+      res.writeHead(204, cors);
+      res.end();
+      return true;
+    }
+    if (req.method !== route.method) {
+      return false; // Fastify answers 404/405 in the right shape
+    }
+    const id = requestIdFrom(req.headers['x-request-id']);
+    const baseHeaders: Record<string, string> = {
+      'x-request-id': id,
+      'x-content-type-options': 'nosniff',
+      ...cors,
+    };
+    const h: HotRequest = {
+      id,
+      method: route.method,
+      path,
+      query: search ? new URLSearchParams(search) : null,
+      headers: req.headers,
+      body: undefined,
+      principal: null as never,
+      raw: req,
+      res,
+      startedAt: performance.now(),
+      baseHeaders,
+    };
+    void this.run(h, route);
+    return true;
+  }
+
+  private async run(h: HotRequest, route: Route): Promise<void> {
+    try {
+      h.principal = await this.auth.authenticate(h.headers, h.query);
+      if (route.method === 'POST') {
+        h.body = await this.readJson(h);
+      }
+      await route.handle(h);
+    } catch (e) {
+      this.fail(h, e);
+    }
+  }
+
+  private fail(h: HotRequest, e: unknown): void {
+    const err = toAppError(e);
+    if (err.code === 'INTERNAL') {
+      this.logger.error(
+        `${h.method} ${h.path} [${h.id}]: ${(e as Error)?.message}`,
+        (e as Error)?.stack,
+      );
+    }
+    if (err.status >= 500) {
+      this.logger.warn(`${h.method} ${h.path} → ${err.status} ${err.code} [${h.id}]`);
+    }
+    if (h.res.headersSent) {
+      h.res.end();
+      return;
+    }
+    const r = renderError(err, 'openai', h.id);
+    sendJson(h, r.status, r.body, r.headers);
+    if (err.status === 413 || err.code === 'UNSUPPORTED_MEDIA_TYPE') {
+      // The rest of an unread body must not be taken for the next request on this connection.
+      h.res.once('finish', () => h.raw.destroy());
+    }
+  }
+
+  /** Reads and parses a JSON body (size-limited); an empty body is `undefined`. */
+  private readJson(h: HotRequest): Promise<unknown> {
+    const type = (h.headers['content-type'] ?? '').toLowerCase();
+    if (!type.startsWith('application/json') && !/^application\/[a-z0-9.+-]*\+json/.test(type)) {
+      return Promise.reject(
+        new AppError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          'INVALID_INPUT',
+          `Unsupported Content-Type "${type || 'none'}": send application/json`,
+          undefined,
+          415,
+        ),
+      );
+    }
+    const declared = Number(h.headers['content-length'] ?? 0);
+    if (declared > this.bodyLimit) {
+      return Promise.reject(this.tooLarge());
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const req = h.raw;
+      const onData = (c: Buffer): void => {
+        size += c.length;
+        if (size > this.bodyLimit) {
+          req.off('data', onData);
+          reject(this.tooLarge());
+          return;
+        }
+        chunks.push(c);
+      };
+      req.on('data', onData);
+      req.once('error', reject);
+      req.once('end', () => {
+        if (size > this.bodyLimit) {
+          return;
+        }
+        if (size === 0) {
+          resolve(undefined);
+          return;
+        }
+        const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)).toString(
+          'utf8',
+        );
+        try {
+          resolve(
+            safeJsonParse(text, undefined, { protoAction: 'error', constructorAction: 'error' }),
+          );
+        } catch (e) {
+          reject(
+            new AppError(
+              'INVALID_JSON',
+              'INVALID_INPUT',
+              `Invalid JSON body: ${(e as Error).message}`,
+            ),
+          );
+        }
+      });
+    });
+  }
+
+  private tooLarge(): AppError {
+    return new AppError(
+      'PAYLOAD_TOO_LARGE',
+      'PAYLOAD_TOO_LARGE',
+      `Request body too large. Maximum allowed: ${this.bodyLimit / 1024 / 1024} MB`,
+    );
+  }
+}
