@@ -25,53 +25,17 @@ export interface UsageEvent {
   errorCode: string | null;
 }
 
-const COLUMNS = [
-  'id',
-  'request_id',
-  'created_at',
-  'api_key_id',
-  'api_key_name',
-  'surface',
-  'provider',
-  'model',
-  'connection_id',
-  'status',
-  'success',
-  'stream',
-  'tokens_input',
-  'tokens_output',
-  'tokens_cache_read',
-  'tokens_cache_creation',
-  'tokens_reasoning',
-  'latency_ms',
-  'ttft_ms',
-  'error_code',
-] as const;
-const COLUMN_TYPES = [
-  'uuid',
-  'varchar',
-  'timestamptz',
-  'uuid',
-  'varchar',
-  'varchar',
-  'varchar',
-  'varchar',
-  'uuid',
-  'int',
-  'bool',
-  'bool',
-  'int',
-  'int',
-  'int',
-  'int',
-  'int',
-  'int',
-  'int',
-  'varchar',
-] as const;
+const COLUMNS =
+  'id, request_id, created_at, api_key_id, api_key_name, surface, provider, model, connection_id, status, success, stream, ' +
+  'tokens_input, tokens_output, tokens_cache_read, tokens_cache_creation, tokens_reasoning, latency_ms, ttft_ms, error_code';
+// Columns named on both sides: a column added later keeps its default instead of getting NULL.
+const INSERT_SQL =
+  `INSERT INTO usage_records (${COLUMNS}) SELECT ${COLUMNS} ` +
+  'FROM json_populate_recordset(NULL::usage_records, $1::json) ON CONFLICT (id) DO NOTHING';
 const BATCH = 2000;
 
-type Row = [string, UsageEvent, Date];
+/** One buffered record: its JSON row (column names as keys), ready for json_populate_recordset. */
+type Row = string;
 
 let lastMs = 0;
 let seq = 0;
@@ -117,7 +81,7 @@ export function uuidv7(now = Date.now()): string {
 
 /**
  * The usage ledger's writer. `record()` only appends to an in-memory buffer (never awaited by a
- * request); a timer flushes batches with one multi-row INSERT. Each event carries its own id and
+ * request), as one compact JSON row; a timer flushes batches with one INSERT. Each event carries its own id and
  * the insert is `ON CONFLICT DO NOTHING`, so a retried batch never counts twice. While Postgres is
  * unreachable the buffer keeps up to `USAGE_BUFFER_MAX` events (the oldest are dropped beyond it,
  * counted in `gateway_usage_dropped_total`) and drains when it returns; shutdown flushes it.
@@ -162,7 +126,31 @@ export class UsageService implements OnModuleInit, OnModuleDestroy {
       this.buffer.shift();
       this.metrics.usageDropped.inc();
     }
-    this.buffer.push([uuidv7(), e, new Date()]);
+    // Kept as one flat string: a buffered record costs the garbage collector almost nothing.
+    this.buffer.push(
+      JSON.stringify({
+        id: uuidv7(),
+        request_id: e.requestId,
+        created_at: new Date().toISOString(),
+        api_key_id: e.apiKeyId,
+        api_key_name: e.apiKeyName,
+        surface: e.surface,
+        provider: e.provider,
+        model: e.model === null ? null : e.model.slice(0, 300),
+        connection_id: e.connectionId,
+        status: e.status,
+        success: e.success,
+        stream: e.stream,
+        tokens_input: e.tokensInput,
+        tokens_output: e.tokensOutput,
+        tokens_cache_read: e.tokensCacheRead,
+        tokens_cache_creation: e.tokensCacheCreation,
+        tokens_reasoning: e.tokensReasoning,
+        latency_ms: Math.round(e.latencyMs),
+        ttft_ms: e.ttftMs === null ? null : Math.round(e.ttftMs),
+        error_code: e.errorCode,
+      }),
+    );
     this.metrics.usageBuffered.set(this.buffer.length);
   }
 
@@ -202,40 +190,8 @@ export class UsageService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** One INSERT … SELECT FROM unnest(arrays): 20 parameters whatever the batch size. */
+  /** One INSERT … SELECT FROM json_populate_recordset: a single parameter whatever the batch size. */
   private async insert(batch: Row[]): Promise<void> {
-    const cols: unknown[][] = COLUMNS.map(() => new Array<unknown>(batch.length));
-    batch.forEach(([id, e, at], i) => {
-      const values = [
-        id,
-        e.requestId,
-        at,
-        e.apiKeyId,
-        e.apiKeyName,
-        e.surface,
-        e.provider,
-        e.model?.slice(0, 300) ?? null,
-        e.connectionId,
-        e.status,
-        e.success,
-        e.stream,
-        e.tokensInput,
-        e.tokensOutput,
-        e.tokensCacheRead,
-        e.tokensCacheCreation,
-        e.tokensReasoning,
-        Math.round(e.latencyMs),
-        e.ttftMs === null ? null : Math.round(e.ttftMs),
-        e.errorCode,
-      ];
-      for (let c = 0; c < values.length; c++) {
-        cols[c][i] = values[c];
-      }
-    });
-    const casts = COLUMN_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(',');
-    await this.ds.query(
-      `INSERT INTO usage_records (${COLUMNS.join(',')}) SELECT * FROM unnest(${casts}) ON CONFLICT (id) DO NOTHING`,
-      cols,
-    );
+    await this.ds.query(INSERT_SQL, [`[${batch.join(',')}]`]);
   }
 }
