@@ -18,6 +18,7 @@ import { sendJson, type HotRequest } from '@/gateway/http/hot-request';
 import { parseChatRequest, type ChatCall } from './openai-chat.request';
 
 const SURFACE = 'openai-chat';
+const DONE_EVENT = Buffer.from('data: [DONE]\n\n');
 
 type Attempt = { done: true } | { done: false; retryable: boolean; error: AppError };
 
@@ -393,31 +394,54 @@ export class ChatService {
     const tap = new OpenAiSseTap(!ctx.call.clientWantsStreamUsage);
     const beat = this.heartbeats.add(raw);
     let firstChunkAt: number | null = null;
+    // Bytes for the client are gathered for one event-loop turn and written together: when the
+    // upstream sends a burst (or the whole answer at once), headers, events and the end go out in
+    // one write instead of one per chunk.
+    let pending: Buffer[] = [];
+    let flushScheduled = false;
+    let paused = false;
+    const resume = (): void => {
+      paused = false;
+      body.resume();
+    };
+    const flush = (): void => {
+      flushScheduled = false;
+      if (!pending.length || raw.writableEnded) {
+        pending = [];
+        return;
+      }
+      const out = pending.length === 1 ? pending[0] : Buffer.concat(pending);
+      pending = [];
+      beat.lastWrite = Date.now();
+      if (!raw.write(out) && !paused) {
+        paused = true;
+        body.pause();
+        raw.once('drain', resume);
+      }
+    };
     const failure = await new Promise<AppError | undefined>((resolve) => {
-      const resume = (): void => {
-        body.resume();
-      };
       const done = (err?: unknown): void => {
         body.off('data', onData);
         raw.off('drain', resume);
         resolve(err === undefined ? undefined : transportError(err, resolved.target.alias));
       };
-      const write = (out: Buffer | null): void => {
+      const onData = (chunk: Buffer): void => {
+        firstChunkAt ??= performance.now();
+        const out = tap.push(chunk);
         if (out && out.length) {
-          beat.lastWrite = Date.now();
-          if (!raw.write(out)) {
-            body.pause();
-            raw.once('drain', resume);
+          pending.push(out);
+          if (!flushScheduled) {
+            flushScheduled = true;
+            setImmediate(flush);
           }
         }
       };
-      const onData = (chunk: Buffer): void => {
-        firstChunkAt ??= performance.now();
-        write(tap.push(chunk));
-      };
       body.on('data', onData);
       body.once('end', () => {
-        write(tap.end());
+        const out = tap.end();
+        if (out && out.length) {
+          pending.push(out);
+        }
         done();
       });
       body.once('error', done);
@@ -438,20 +462,23 @@ export class ChatService {
         const message = failure
           ? `Upstream stream failed: ${failure.message}`
           : 'Upstream stream ended before completion';
-        raw.write(
-          `data: ${JSON.stringify({ error: { message, type: 'server_error', code: errorCode.toLowerCase() } })}\n\n`,
+        pending.push(
+          Buffer.from(
+            `data: ${JSON.stringify({ error: { message, type: 'server_error', code: errorCode.toLowerCase() } })}\n\n`,
+          ),
         );
       }
       this.selector.fail(conn.id, 'server');
     } else {
       if (!state.sawDone) {
-        raw.write('data: [DONE]\n\n');
+        pending.push(DONE_EVENT);
       }
       this.selector.succeed(conn.id);
     }
     if (!raw.writableEnded) {
-      raw.end();
+      raw.end(pending.length ? Buffer.concat(pending) : undefined);
     }
+    pending = [];
     const nums = usageNumbers(state.usage);
     this.countTokens(conn.provider, nums);
     this.usage.record({

@@ -26,7 +26,6 @@ const FINISH = Buffer.from('"finish_reason":"');
 const FINISH_SPACED = Buffer.from('"finish_reason": "');
 const USAGE = Buffer.from('"usage"');
 const ERROR = Buffer.from('"error"');
-const EVENT_SEP = /\r?\n\r?\n/;
 
 /** Index just past the last blank line (event boundary) in `buf`, or -1. */
 function lastBoundary(buf: Buffer): number {
@@ -87,19 +86,32 @@ export class OpenAiSseTap {
     if (!r.includes(USAGE) && !r.includes(ERROR)) {
       return r;
     }
-    let out = '';
+    // Walk the events as byte ranges: only the ones that mention usage/error become strings, and
+    // the forwarded bytes stay exactly as the upstream sent them.
+    const kept: Buffer[] = [];
     let dropped = false;
-    for (const event of r.toString('utf8').split(EVENT_SEP)) {
-      if (!event.trim()) {
-        continue;
+    let start = 0;
+    while (start < r.length) {
+      let end = r.indexOf(LF2, start);
+      let sep = 2;
+      const crlf = r.indexOf(CRLF2, start);
+      if (crlf >= 0 && (end < 0 || crlf < end)) {
+        end = crlf;
+        sep = 4;
       }
-      if (this.inspect(event)) {
-        out += `${event}\n\n`;
-      } else {
+      const stop = end < 0 ? r.length : end + sep;
+      const ev = r.subarray(start, stop);
+      start = stop;
+      if ((ev.includes(USAGE) || ev.includes(ERROR)) && !this.inspect(ev.toString('utf8'))) {
         dropped = true;
+      } else {
+        kept.push(ev);
       }
     }
-    return dropped ? (out ? Buffer.from(out, 'utf8') : null) : r;
+    if (!dropped) {
+      return r;
+    }
+    return kept.length ? Buffer.concat(kept) : null;
   }
 
   /** Reads usage/error from one event; false when the event must not be forwarded. */
@@ -107,11 +119,19 @@ export class OpenAiSseTap {
     if (!event.includes('"usage"') && !event.includes('"error"')) {
       return true;
     }
-    const data = event
-      .split(/\r?\n/)
-      .filter((l) => l.startsWith('data:'))
-      .map((l) => l.slice(5).trimStart())
-      .join('\n');
+    // The usual event is a single `data:` line: slice it out; several lines are joined per spec.
+    const first = event.indexOf('data:');
+    let data: string;
+    if (first >= 0 && event.indexOf('\ndata:', first + 5) < 0) {
+      const eol = event.indexOf('\n', first);
+      data = (eol < 0 ? event.slice(first + 5) : event.slice(first + 5, eol)).trim();
+    } else {
+      data = event
+        .split(/\r?\n/)
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trimStart())
+        .join('\n');
+    }
     try {
       const j = JSON.parse(data) as {
         usage?: StreamUsage | null;
