@@ -109,9 +109,11 @@ export function configureApp(app: NestFastifyApplication, env: Env): void {
   });
   fastify.addHook('onResponse', (req, reply, done) => {
     if (reply.statusCode >= 500) {
-      log.warn(
-        `${req.method} ${req.routeOptions?.url ?? '(no route)'} → ${reply.statusCode} [${String(req.id)}]`,
-      );
+      log.warn({
+        msg: `${req.method} ${req.routeOptions?.url ?? '(no route)'} → ${reply.statusCode}`,
+        requestId: String(req.id),
+        status: reply.statusCode,
+      });
     }
     done();
   });

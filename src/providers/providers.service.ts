@@ -23,7 +23,16 @@ import type {
 } from './dto/provider.response';
 import { ProviderConnection } from './entities/provider-connection.entity';
 import { ProviderNode } from './entities/provider-node.entity';
-import { PROVIDERS, findProvider, isNodeId, type ProviderDef } from './registry';
+import {
+  NODE_PATHS,
+  PROVIDERS,
+  findProvider,
+  isNodeId,
+  type AuthStyle,
+  type Dialect,
+  type NodeApiType,
+  type ProviderDef,
+} from './registry';
 import {
   EMPTY_TABLE,
   authHeaders,
@@ -45,6 +54,9 @@ interface Endpoint {
   baseUrl: string;
   chatPath: string;
   modelsPath: string;
+  auth: AuthStyle;
+  dialect: Dialect;
+  apiType: string;
   def?: ProviderDef;
   node?: ProviderNode;
 }
@@ -172,8 +184,9 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
         apiKey,
         chatUrl: joinUrl(ep.baseUrl, ep.chatPath),
         modelsUrl: joinUrl(ep.baseUrl, ep.modelsPath),
-        auth: ep.def ? ep.def.auth : 'bearer',
-        dialect: 'openai',
+        auth: ep.auth,
+        dialect: ep.dialect,
+        apiType: ep.apiType,
         models,
       });
       connections.set(r.provider, list);
@@ -190,10 +203,18 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
         ? r.providerSpecificData.baseUrl
         : undefined;
     if (node) {
+      const anthropic = node.type === 'anthropic-compatible';
       return {
         baseUrl: override ?? node.baseUrl,
-        chatPath: node.chatPath ?? '/chat/completions',
+        chatPath:
+          node.chatPath ??
+          (anthropic
+            ? '/messages'
+            : (NODE_PATHS[node.apiType as NodeApiType] ?? '/chat/completions')),
         modelsPath: node.modelsPath ?? '/models',
+        auth: anthropic ? 'x-api-key' : 'bearer',
+        dialect: anthropic ? 'anthropic' : 'openai',
+        apiType: anthropic ? 'chat' : node.apiType,
         node,
       };
     }
@@ -205,6 +226,9 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
       baseUrl: override ?? def.baseUrl,
       chatPath: def.chatPath,
       modelsPath: def.modelsPath,
+      auth: def.auth,
+      dialect: def.dialect,
+      apiType: 'chat',
       def,
     };
   }
@@ -364,7 +388,7 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async probe(
-    baseOf: { modelsUrl: string; chatUrl: string; auth: 'bearer' | 'none'; apiKey: string | null },
+    baseOf: { modelsUrl: string; chatUrl: string; auth: AuthStyle; apiKey: string | null },
     model?: string,
   ): Promise<{
     valid: boolean;
@@ -376,32 +400,33 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
     const started = Date.now();
     const signal = AbortSignal.timeout(Math.min(this.env.UPSTREAM_TIMEOUT_MS, 15_000));
     try {
-      const res = model
-        ? await this.upstream.request({
-            url: baseOf.chatUrl,
-            headers: {
-              'content-type': 'application/json',
-              ...authHeaders(baseOf.auth, baseOf.apiKey),
-            },
-            body: JSON.stringify({
-              model,
-              messages: [{ role: 'user', content: 'ping' }],
-              max_tokens: 1,
-              stream: false,
-            }),
-            signal,
-          })
-        : await this.upstream.request({
-            url: baseOf.modelsUrl,
-            method: 'GET',
-            headers: { accept: 'application/json', ...authHeaders(baseOf.auth, baseOf.apiKey) },
-            signal,
-          });
+      const res =
+        model && baseOf.auth !== 'x-api-key' // a chat probe body is OpenAI's; Anthropic endpoints list models
+          ? await this.upstream.request({
+              url: baseOf.chatUrl,
+              headers: {
+                'content-type': 'application/json',
+                ...authHeaders(baseOf.auth, baseOf.apiKey),
+              },
+              body: JSON.stringify({
+                model,
+                messages: [{ role: 'user', content: 'ping' }],
+                max_tokens: 1,
+                stream: false,
+              }),
+              signal,
+            })
+          : await this.upstream.request({
+              url: baseOf.modelsUrl,
+              method: 'GET',
+              headers: { accept: 'application/json', ...authHeaders(baseOf.auth, baseOf.apiKey) },
+              signal,
+            });
       const text = await res.body.text();
       const latencyMs = Date.now() - started;
       if (res.statusCode >= 200 && res.statusCode < 300) {
         let models: string[] | undefined;
-        if (!model) {
+        if (!model || baseOf.auth === 'x-api-key') {
           try {
             const data = (JSON.parse(text) as { data?: { id?: unknown }[] }).data;
             models = Array.isArray(data)
@@ -431,16 +456,14 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
 
   private routableOf(
     row: ProviderConnection,
-  ):
-    | { modelsUrl: string; chatUrl: string; auth: 'bearer' | 'none'; apiKey: string | null }
-    | undefined {
+  ): { modelsUrl: string; chatUrl: string; auth: AuthStyle; apiKey: string | null } | undefined {
     return this.table.connections.get(row.provider)?.find((c) => c.id === row.id);
   }
 
   private async transientRoutable(row: ProviderConnection): Promise<{
     modelsUrl: string;
     chatUrl: string;
-    auth: 'bearer' | 'none';
+    auth: AuthStyle;
     apiKey: string | null;
   }> {
     const cached = this.routableOf(row);
@@ -457,7 +480,7 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
     return {
       modelsUrl: joinUrl(ep.baseUrl, ep.modelsPath),
       chatUrl: joinUrl(ep.baseUrl, ep.chatPath),
-      auth: ep.def?.auth ?? 'bearer',
+      auth: ep.auth,
       apiKey: row.secretEnc ? this.secrets.decrypt(row.secretEnc) : null,
     };
   }
@@ -536,7 +559,7 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
     const r = await this.probe({
       modelsUrl: joinUrl(ep.baseUrl, ep.modelsPath),
       chatUrl: joinUrl(ep.baseUrl, ep.chatPath),
-      auth: def?.auth ?? 'bearer',
+      auth: ep.auth,
       apiKey: dto.apiKey ?? null,
     });
     return { valid: r.valid, error: r.error, method: 'models' };
@@ -567,13 +590,20 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
   // ---- nodes ------------------------------------------------------------------------------------
 
   async createNode(dto: CreateProviderNodeDto): Promise<NodeResponse> {
-    const baseUrl = (dto.baseUrl ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
+    const type = dto.type ?? 'openai-compatible';
+    const anthropic = type === 'anthropic-compatible';
+    let baseUrl = (
+      dto.baseUrl ?? (anthropic ? 'https://api.anthropic.com/v1' : 'https://api.openai.com/v1')
+    ).replace(/\/+$/, '');
+    if (anthropic) {
+      baseUrl = baseUrl.replace(/\/messages$/, ''); // reference §3.3: a pasted .../v1/messages is the base
+    }
     await this.assertSafeBaseUrl(baseUrl);
     await this.assertPrefixFree(dto.prefix);
-    const type = dto.type ?? 'openai-compatible';
-    const apiType = dto.apiType ?? 'chat';
+    const apiType = anthropic ? 'chat' : (dto.apiType ?? 'chat');
+    const rand = randomBytes(6).toString('hex');
     const row = this.nodes.create({
-      id: `${type}-${apiType}-${randomBytes(6).toString('hex')}`,
+      id: anthropic ? `anthropic-compatible-${rand}` : `openai-compatible-${apiType}-${rand}`,
       type,
       name: dto.name,
       prefix: dto.prefix,

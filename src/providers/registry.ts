@@ -1,8 +1,8 @@
 /** The wire protocol a provider speaks upstream. */
-export type Dialect = 'openai';
+export type Dialect = 'openai' | 'anthropic';
 
 /** How the credential is presented upstream. */
-export type AuthStyle = 'bearer' | 'none';
+export type AuthStyle = 'bearer' | 'x-api-key' | 'none';
 
 export interface ProviderDef {
   /** Stable id stored on connections. */
@@ -136,9 +136,28 @@ export function findProvider(idOrAlias: string): ProviderDef | undefined {
   return byKey.get(idOrAlias.toLowerCase());
 }
 
-export const NODE_TYPES = ['openai-compatible'] as const;
+export const NODE_TYPES = ['openai-compatible', 'anthropic-compatible'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
-export const NODE_API_TYPES = ['chat'] as const;
+/** What an OpenAI-compatible node serves (reference §3.3); chat is the one /v1/chat/completions uses. */
+export const NODE_API_TYPES = [
+  'chat',
+  'responses',
+  'embeddings',
+  'audio-transcriptions',
+  'audio-speech',
+  'images-generations',
+] as const;
+export type NodeApiType = (typeof NODE_API_TYPES)[number];
+
+/** Default request path per node API type (reference §4.3). */
+export const NODE_PATHS: Record<NodeApiType, string> = {
+  chat: '/chat/completions',
+  responses: '/responses',
+  embeddings: '/embeddings',
+  'audio-transcriptions': '/audio/transcriptions',
+  'audio-speech': '/audio/speech',
+  'images-generations': '/images/generations',
+};
 
 export function isNodeId(id: string): boolean {
   return /^(openai|anthropic)-compatible-/.test(id);

@@ -12,6 +12,8 @@ export interface RoutableConnection {
   modelsUrl: string;
   auth: AuthStyle;
   dialect: Dialect;
+  /** What the endpoint serves (`chat` for built-in providers). */
+  apiType: string;
   models: readonly string[];
 }
 
@@ -35,10 +37,18 @@ export interface RoutingTable {
 
 export const EMPTY_TABLE: RoutingTable = { targets: new Map(), connections: new Map(), version: 0 };
 
-/** Authorization headers for a connection. */
+export const ANTHROPIC_VERSION = '2023-06-01';
+
+/** Authorization headers for a connection (Anthropic-style endpoints also get `anthropic-version`). */
 export function authHeaders(auth: AuthStyle, apiKey: string | null): Record<string, string> {
-  if (auth === 'bearer' && apiKey) {
+  if (!apiKey) {
+    return auth === 'x-api-key' ? { 'anthropic-version': ANTHROPIC_VERSION } : {};
+  }
+  if (auth === 'bearer') {
     return { authorization: `Bearer ${apiKey}` };
+  }
+  if (auth === 'x-api-key') {
+    return { 'x-api-key': apiKey, 'anthropic-version': ANTHROPIC_VERSION };
   }
   return {};
 }

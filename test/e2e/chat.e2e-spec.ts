@@ -410,6 +410,80 @@ describe('POST /v1/chat/completions (OpenAI dialect, OpenAI-compatible upstreams
   });
 });
 
+describe('node kinds the OpenAI chat path does not serve', () => {
+  let gw: TestApp;
+  let mock: MockUpstream;
+  beforeAll(async () => {
+    mock = await startMockUpstream();
+    gw = await startTestApp();
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await mock?.close();
+  });
+
+  it('stores an anthropic-compatible node (base URL without /messages) and probes it with x-api-key', async () => {
+    const { node } = await admin<{ node: { id: string; baseUrl: string; type: string } }>(
+      gw,
+      'POST',
+      '/api/provider-nodes',
+      {
+        name: 'claude-proxy',
+        prefix: 'cl',
+        type: 'anthropic-compatible',
+        baseUrl: `${mock.baseUrl}/messages`,
+      },
+    );
+    expect(node.id).toMatch(/^anthropic-compatible-/);
+    expect(node.baseUrl).toBe(mock.baseUrl);
+    const { connection } = await admin<{ connection: { id: string } }>(
+      gw,
+      'POST',
+      '/api/providers',
+      {
+        provider: node.id,
+        name: 'a',
+        apiKey: 'sk-ant-test',
+      },
+    );
+    mock.reset();
+    await admin(gw, 'POST', `/api/providers/${connection.id}/test`, {});
+    const probe = mock.lastRequest()!;
+    expect(probe.url).toBe('/v1/models');
+    expect(probe.headers['x-api-key']).toBe('sk-ant-test');
+    expect(probe.headers['anthropic-version']).toBe('2023-06-01');
+    expect(probe.headers.authorization).toBeUndefined();
+
+    mock.reset();
+    const res = await post(gw, { model: 'cl/claude-sonnet-4', messages: MESSAGES, stream: false });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('unsupported_provider');
+    expect(body.error.message).toMatch(/anthropic protocol/);
+    expect(mock.stats().chatCompletions).toBe(0);
+  });
+
+  it('refuses a chat request for an embeddings node with a clear 400', async () => {
+    const { node } = await admin<{ node: { id: string } }>(gw, 'POST', '/api/provider-nodes', {
+      name: 'emb',
+      prefix: 'emb',
+      apiType: 'embeddings',
+      baseUrl: mock.baseUrl,
+    });
+    expect(node.id).toMatch(/^openai-compatible-embeddings-/);
+    await admin(gw, 'POST', '/api/providers', { provider: node.id, name: 'a', apiKey: 'k' });
+    const res = await post(gw, {
+      model: 'emb/text-embedding-3-small',
+      messages: MESSAGES,
+      stream: false,
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+      /embeddings endpoint/,
+    );
+  });
+});
+
 describe('account choice and fallback within a provider', () => {
   let gw: TestApp;
   let a: MockUpstream;

@@ -118,6 +118,49 @@ describe('the gateway as a process (dist/src/main.js)', () => {
     }
   });
 
+  it('logs JSON lines that carry the request id and never the API key', async () => {
+    const db = await createTestDatabase();
+    const gw = await spawnGateway({
+      DATABASE_URL: db.url,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: `omni-t-${runId()}-logs:`,
+      INITIAL_ADMIN_KEY: KEY,
+      ALLOW_PRIVATE_UPSTREAMS: 'true',
+      LOG_LEVEL: 'info',
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'omni-logs-')),
+    });
+    try {
+      await addMockNode({ url: gw.url, adminKey: KEY }, 'logs', mock.baseUrl);
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${KEY}`,
+          'content-type': 'application/json',
+          'x-request-id': 'log-check-42',
+        },
+        body: JSON.stringify({
+          model: 'logs/reset',
+          messages: [{ role: 'user', content: 'secret prompt text' }],
+          stream: false,
+        }),
+      });
+      expect(res.status).toBe(502);
+      await res.text();
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await gw.stop();
+    }
+    const lines = gw
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.some((l) => l.requestId === 'log-check-42' && l.level === 'warn')).toBe(true);
+    expect(gw.output()).not.toContain(KEY);
+    expect(gw.output()).not.toContain('secret prompt text');
+  });
+
   it('drains on SIGTERM: in-flight streams finish and every usage record is written before exit', async () => {
     const db = await createTestDatabase();
     const gw = await spawnGateway({

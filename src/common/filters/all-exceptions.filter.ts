@@ -34,7 +34,10 @@ export function sendError(
   if (err.status >= 500 && err.code === 'INTERNAL') {
     const e = exception as Error;
     (logger ?? new Logger('Exceptions')).error(
-      `${req.method} ${req.routeOptions?.url ?? 'unknown route'}: ${e?.message}`,
+      {
+        msg: `${req.method} ${req.routeOptions?.url ?? 'unknown route'}: ${e?.message}`,
+        requestId: String(req.id),
+      },
       e?.stack,
     );
   }

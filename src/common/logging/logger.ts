@@ -49,34 +49,49 @@ export class PinoNestLogger implements LoggerService {
     return typeof last === 'string' ? { context: last } : {};
   }
 
+  /** A message may be an object (`{ msg, requestId, … }`): its fields become JSON fields. */
+  private emit(
+    level: 'info' | 'warn' | 'error' | 'debug' | 'trace' | 'fatal',
+    message: unknown,
+    optional: unknown[],
+    extra: object = {},
+  ): void {
+    const ctx = this.ctx(optional);
+    if (message !== null && typeof message === 'object' && !(message instanceof Error)) {
+      const { msg, ...fields } = message as { msg?: unknown };
+      this.root[level](
+        { ...ctx, ...extra, ...fields },
+        typeof msg === 'string' ? msg : JSON.stringify(msg ?? ''),
+      );
+      return;
+    }
+    this.root[level](
+      { ...ctx, ...extra },
+      message instanceof Error ? message.message : String(message),
+    );
+  }
+
   log(message: unknown, ...optional: unknown[]): void {
     const ctx = this.ctx(optional);
     // Nest's per-module boot chatter goes to debug; info stays readable.
-    if (ctx.context && QUIET_CONTEXTS.has(ctx.context)) {
-      this.root.debug(ctx, String(message));
-      return;
-    }
-    this.root.info(ctx, String(message));
+    this.emit(ctx.context && QUIET_CONTEXTS.has(ctx.context) ? 'debug' : 'info', message, optional);
   }
   error(message: unknown, ...optional: unknown[]): void {
     const trace =
       optional.length > 1 && typeof optional[0] === 'string' ? { stack: optional[0] } : {};
-    this.root.error(
-      { ...this.ctx(optional), ...trace },
-      message instanceof Error ? message.message : String(message),
-    );
+    this.emit('error', message, optional, trace);
   }
   warn(message: unknown, ...optional: unknown[]): void {
-    this.root.warn(this.ctx(optional), String(message));
+    this.emit('warn', message, optional);
   }
   debug(message: unknown, ...optional: unknown[]): void {
-    this.root.debug(this.ctx(optional), String(message));
+    this.emit('debug', message, optional);
   }
   verbose(message: unknown, ...optional: unknown[]): void {
-    this.root.trace(this.ctx(optional), String(message));
+    this.emit('trace', message, optional);
   }
   fatal(message: unknown, ...optional: unknown[]): void {
-    this.root.fatal(this.ctx(optional), String(message));
+    this.emit('fatal', message, optional);
   }
 }
 

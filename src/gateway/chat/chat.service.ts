@@ -121,6 +121,17 @@ export class ChatService {
         const allowed = new Set(principal.allowedConnections);
         candidates = candidates.filter((c) => allowed.has(c.id));
       }
+      const kind = candidates?.[0];
+      if (kind && (kind.dialect !== 'openai' || kind.apiType !== 'chat')) {
+        throw new AppError(
+          'UNSUPPORTED_PROVIDER',
+          'INVALID_INPUT',
+          kind.dialect !== 'openai'
+            ? `Provider "${resolved.target.alias}" speaks the ${kind.dialect} protocol; /v1/chat/completions is forwarded to OpenAI-compatible chat endpoints only`
+            : `Provider "${resolved.target.alias}" is a ${kind.apiType} endpoint, not a chat endpoint`,
+          { param: 'model' },
+        );
+      }
       const pinnedHeader = h.headers['x-omniroute-connection'];
       const pinned = typeof pinnedHeader === 'string' && pinnedHeader ? pinnedHeader : undefined;
       const abort = new ClientGone();

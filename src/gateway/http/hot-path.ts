@@ -136,12 +136,15 @@ export class HotPath implements OnModuleInit {
     const err = toAppError(e);
     if (err.code === 'INTERNAL') {
       this.logger.error(
-        `${h.method} ${h.path} [${h.id}]: ${(e as Error)?.message}`,
+        { msg: `${h.method} ${h.path}: ${(e as Error)?.message}`, requestId: h.id },
         (e as Error)?.stack,
       );
-    }
-    if (err.status >= 500) {
-      this.logger.warn(`${h.method} ${h.path} → ${err.status} ${err.code} [${h.id}]`);
+    } else if (err.status >= 500) {
+      this.logger.warn({
+        msg: `${h.method} ${h.path} → ${err.status} ${err.code}`,
+        requestId: h.id,
+        status: err.status,
+      });
     }
     if (h.res.headersSent) {
       h.res.end();

@@ -19,6 +19,7 @@ function conn(id: string): RoutableConnection {
     modelsUrl: 'https://api.openai.test/v1/models',
     auth: 'bearer',
     dialect: 'openai',
+    apiType: 'chat',
     models: ['gpt-4o'],
   };
 }

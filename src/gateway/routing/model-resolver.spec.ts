@@ -47,6 +47,7 @@ function conn(provider: string, models: string[]): RoutableConnection {
     modelsUrl: 'https://example.test/v1/models',
     auth: 'bearer',
     dialect: 'openai',
+    apiType: 'chat',
     models,
   };
 }
