@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import OpenAI from 'openai';
 import { createTestDatabase, queryDb, adminQuery, dbUrl, runId, REDIS_URL } from '../support/db';
 import { addMockNode } from '../support/gateway-client';
@@ -82,6 +82,26 @@ describe('the gateway as a process (dist/src/main.js)', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it('applies migrations with the migration CLI (the Helm hook) and then finds none pending', async () => {
+    const name = `omni_t_${runId()}_cli_${process.pid}`;
+    await adminQuery(`CREATE DATABASE ${name}`);
+    const cli = resolve(MAIN, '../database/migrate.cli.js');
+    const run = (): string =>
+      execFileSync(process.execPath, [cli], {
+        env: { PATH: process.env.PATH, DATABASE_URL: dbUrl(name) },
+        encoding: 'utf8',
+      });
+    expect(run()).toMatch(/applied: CreateCoreTables/);
+    expect(run()).toMatch(/no pending migrations/);
+    const tables = await queryDb(
+      dbUrl(name),
+      "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+    );
+    expect(tables.map((t) => t.tablename)).toEqual(
+      expect.arrayContaining(['api_keys', 'provider_connections', 'usage_records']),
+    );
   });
 
   it('lets two replicas start together on a fresh database: migrations run once, one admin key', async () => {
