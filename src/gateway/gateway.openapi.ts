@@ -90,6 +90,7 @@ export function addGatewayPaths(doc: OpenAPIObject): void {
         '403': openAiError,
         '404': openAiError,
         '413': openAiError,
+        '415': openAiError,
         '429': openAiError,
         '502': openAiError,
         '503': openAiError,

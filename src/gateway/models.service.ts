@@ -8,10 +8,21 @@ export interface OpenAiModel {
   object: 'model';
   created: number;
   owned_by: string;
-  type: 'chat';
+  type: 'chat' | 'embedding' | 'image' | 'audio';
   root: string;
   parent: string | null;
   permission: [];
+}
+
+/** The `type` OmniRoute lists a model with, from its endpoint's API type. */
+function modelType(apiType: string): OpenAiModel['type'] {
+  if (apiType === 'embeddings') {
+    return 'embedding';
+  }
+  if (apiType === 'images-generations') {
+    return 'image';
+  }
+  return apiType.startsWith('audio') ? 'audio' : 'chat';
 }
 
 /**
@@ -48,7 +59,7 @@ export class ModelsService {
               object: 'model',
               created,
               owned_by: target.alias,
-              type: 'chat',
+              type: modelType(c.apiType),
               root: m,
               parent: null,
               permission: [],

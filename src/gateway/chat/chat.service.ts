@@ -154,7 +154,10 @@ export class ChatService {
           return;
         }
         lastError = attempt.error;
-        if (!attempt.retryable || abort.aborted) {
+        if (abort.aborted) {
+          throw new AppError('CLIENT_CLOSED', 'CLIENT_CLOSED', 'Client disconnected');
+        }
+        if (!attempt.retryable) {
           throw lastError;
         }
       }
