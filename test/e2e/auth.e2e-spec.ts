@@ -4,61 +4,33 @@ import Redis from 'ioredis';
 import { signJwt } from '../../src/auth/jwt';
 import { ADMIN_PASSWORD, startTestApp, type TestApp } from '../support/app';
 import { REDIS_URL } from '../support/db';
+import { useGateway } from '../support/fixtures';
+import {
+  call,
+  codeOf,
+  fieldsOf,
+  type CallOptions,
+  type CallResult,
+  type Gateway,
+  type ManagementError,
+} from '../support/gateway-client';
 
-interface ErrorBody {
-  error: {
-    code: string;
-    message: string;
-    requestId: string;
-    details?: { fields?: { field: string; message: string }[]; retryAfterSeconds?: number };
-  };
-  requestId: string;
-}
-
-interface Res {
-  status: number;
-  json: unknown;
-  headers: Headers;
-}
-
-async function send(
-  gw: TestApp,
+/** These tests authenticate with the session cookie: no API key unless a test passes one. */
+const send = (
+  gw: Gateway,
   method: string,
   path: string,
-  opts: { body?: unknown; cookie?: string; headers?: Record<string, string> } = {},
-): Promise<Res> {
-  const headers: Record<string, string> = { ...opts.headers };
-  if (opts.body !== undefined) {
-    headers['content-type'] = 'application/json';
-  }
-  if (opts.cookie !== undefined) {
-    headers.cookie = opts.cookie;
-  }
-  const res = await fetch(`${gw.url}${path}`, {
-    method,
-    headers,
-    body:
-      opts.body === undefined
-        ? undefined
-        : typeof opts.body === 'string'
-          ? opts.body
-          : JSON.stringify(opts.body),
-  });
-  const text = await res.text();
-  let json: unknown = undefined;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, headers: res.headers };
-}
+  opts: CallOptions = {},
+): Promise<CallResult> => call(gw, method, path, { key: null, ...opts });
 
-const login = (gw: TestApp, password: unknown, headers?: Record<string, string>): Promise<Res> =>
-  send(gw, 'POST', '/api/auth/login', { body: { password }, headers });
+const login = (
+  gw: Gateway,
+  password: unknown,
+  headers?: Record<string, string>,
+): Promise<CallResult> => send(gw, 'POST', '/api/auth/login', { body: { password }, headers });
 
 /** `auth_token=<value>` from a login response's Set-Cookie. */
-function sessionCookie(res: Res): string {
+function sessionCookie(res: CallResult): string {
   const sc = res.headers.get('set-cookie') ?? '';
   const m = /^auth_token=([^;]+);/.exec(sc);
   if (!m) {
@@ -67,18 +39,8 @@ function sessionCookie(res: Res): string {
   return `auth_token=${m[1]}`;
 }
 
-const codeOf = (r: Res): string => (r.json as ErrorBody).error.code;
-const fieldsOf = (r: Res): string[] =>
-  ((r.json as ErrorBody).error.details?.fields ?? []).map((f) => f.field);
-
 describe('/api/auth', () => {
-  let gw: TestApp;
-  beforeAll(async () => {
-    gw = await startTestApp();
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const { gw } = useGateway({ mock: false });
 
   it('logs in with the right password: 200 {success:true} and an HttpOnly SameSite=Lax cookie', async () => {
     const r = await login(gw, ADMIN_PASSWORD);
@@ -124,7 +86,7 @@ describe('/api/auth', () => {
   it('rejects a wrong password with 401 and no cookie', async () => {
     const r = await login(gw, 'wrong-password');
     expect(r.status).toBe(401);
-    expect(codeOf(r)).toBe('INVALID_PASSWORD');
+    expect(codeOf(r.json)).toBe('INVALID_PASSWORD');
     expect(r.headers.get('set-cookie')).toBeNull();
     // A success afterwards resets the failure count.
     expect((await login(gw, ADMIN_PASSWORD)).status).toBe(200);
@@ -138,15 +100,15 @@ describe('/api/auth', () => {
   ])('rejects a login body with %s (400 VALIDATION_FAILED)', async (_t, body) => {
     const r = await send(gw, 'POST', '/api/auth/login', { body });
     expect(r.status).toBe(400);
-    expect(codeOf(r)).toBe('VALIDATION_FAILED');
-    expect(fieldsOf(r)).toContain('password');
+    expect(codeOf(r.json)).toBe('VALIDATION_FAILED');
+    expect(fieldsOf(r.json)).toContain('password');
     expect(r.headers.get('set-cookie')).toBeNull();
   });
 
   it('rejects malformed JSON on login with 400 INVALID_JSON', async () => {
-    const r = await send(gw, 'POST', '/api/auth/login', { body: '{"password":' });
+    const r = await send(gw, 'POST', '/api/auth/login', { rawBody: '{"password":' });
     expect(r.status).toBe(400);
-    expect(codeOf(r)).toBe('INVALID_JSON');
+    expect(codeOf(r.json)).toBe('INVALID_JSON');
   });
 
   it('logout clears the cookie (Max-Age=0)', async () => {
@@ -172,7 +134,7 @@ describe('/api/auth', () => {
     for (const token of [`${h}.${p}.${badSig}`, `${h}.${forged}.${s}`, `${h}.${p}`, 'garbage']) {
       const r = await send(gw, 'GET', '/api/keys', { cookie: `auth_token=${token}` });
       expect({ token, status: r.status }).toEqual({ token, status: 401 });
-      expect(codeOf(r)).toBe('AUTH_REQUIRED');
+      expect(codeOf(r.json)).toBe('AUTH_REQUIRED');
       const st = await send(gw, 'GET', '/api/auth/status', { cookie: `auth_token=${token}` });
       expect(st.json).toEqual({ authenticated: false });
     }
@@ -224,19 +186,19 @@ describe('/api/auth', () => {
     for (const method of ['PUT', 'POST']) {
       const empty = await send(gw, method, '/api/settings/require-login', { cookie, body: {} });
       expect(empty.status).toBe(400);
-      expect(codeOf(empty)).toBe('VALIDATION_FAILED');
+      expect(codeOf(empty.json)).toBe('VALIDATION_FAILED');
       const short = await send(gw, method, '/api/settings/require-login', {
         cookie,
         body: { password: 'abc' },
       });
       expect(short.status).toBe(400);
-      expect(fieldsOf(short)).toContain('password');
+      expect(fieldsOf(short.json)).toContain('password');
       const badType = await send(gw, method, '/api/settings/require-login', {
         cookie,
         body: { requireLogin: 'no' },
       });
       expect(badType.status).toBe(400);
-      expect(fieldsOf(badType)).toContain('requireLogin');
+      expect(fieldsOf(badType.json)).toContain('requireLogin');
     }
     // Nothing changed.
     expect((await login(gw, ADMIN_PASSWORD)).status).toBe(200);
@@ -244,13 +206,7 @@ describe('/api/auth', () => {
 });
 
 describe('/api/settings/require-login changes', () => {
-  let gw: TestApp;
-  beforeAll(async () => {
-    gw = await startTestApp();
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const { gw } = useGateway({ mock: false });
 
   it('PUT changes the password: the new one logs in, the old one fails', async () => {
     const cookie = sessionCookie(await login(gw, ADMIN_PASSWORD));
@@ -266,7 +222,7 @@ describe('/api/settings/require-login changes', () => {
 
   it('POST (OmniRoute clients) changes it too, with an admin API key', async () => {
     const r = await send(gw, 'POST', '/api/settings/require-login', {
-      headers: { authorization: `Bearer ${gw.adminKey}` },
+      key: gw.adminKey,
       body: { password: 'third-password' },
     });
     expect(r.status).toBe(200);
@@ -275,9 +231,8 @@ describe('/api/settings/require-login changes', () => {
   });
 
   it('requireLogin:false opens management without credentials; true closes it again', async () => {
-    const auth = { authorization: `Bearer ${gw.adminKey}` };
     const off = await send(gw, 'PUT', '/api/settings/require-login', {
-      headers: auth,
+      key: gw.adminKey,
       body: { requireLogin: false },
     });
     expect(off.status).toBe(200);
@@ -287,12 +242,12 @@ describe('/api/settings/require-login changes', () => {
     expect((await send(gw, 'GET', '/api/keys')).status).toBe(200);
     // A wrong API key is still refused.
     const wrong = await send(gw, 'GET', '/api/keys', {
-      headers: { authorization: 'Bearer sk-wrong-wrong-wrong-wrong' },
+      key: 'sk-wrong-wrong-wrong-wrong',
     });
     expect(wrong.status).toBe(401);
 
     const on = await send(gw, 'PUT', '/api/settings/require-login', {
-      headers: auth,
+      key: gw.adminKey,
       body: { requireLogin: true },
     });
     expect(on.status).toBe(200);
@@ -301,15 +256,12 @@ describe('/api/settings/require-login changes', () => {
 });
 
 describe('login lockout', () => {
-  let gw: TestApp;
   let other: TestApp | undefined;
-  beforeAll(async () => {
-    gw = await startTestApp();
-  });
   afterAll(async () => {
     await other?.close();
-    await gw?.close();
   });
+  // After the hook above: afterAll hooks run in declaration order, so `other` closes first.
+  const { gw } = useGateway({ mock: false });
 
   it('locks the client IP after 5 failures: 429 with Retry-After even for the right password', async () => {
     for (let i = 1; i <= 5; i++) {
@@ -318,13 +270,13 @@ describe('login lockout', () => {
     }
     const locked = await login(gw, ADMIN_PASSWORD);
     expect(locked.status).toBe(429);
-    expect(codeOf(locked)).toBe('LOGIN_LOCKED');
+    expect(codeOf(locked.json)).toBe('LOGIN_LOCKED');
     expect(locked.headers.get('set-cookie')).toBeNull();
     const retryAfter = Number(locked.headers.get('retry-after'));
     expect(Number.isInteger(retryAfter)).toBe(true);
     expect(retryAfter).toBeGreaterThan(800);
     expect(retryAfter).toBeLessThanOrEqual(900);
-    expect((locked.json as ErrorBody).error.details?.retryAfterSeconds).toBe(retryAfter);
+    expect((locked.json as ManagementError).error.details?.retryAfterSeconds).toBe(retryAfter);
   });
 
   it('keeps the lock in Redis: shared by another replica on the same store', async () => {
@@ -356,13 +308,7 @@ describe('login lockout', () => {
 });
 
 describe('fresh install (no password yet)', () => {
-  let gw: TestApp;
-  beforeAll(async () => {
-    gw = await startTestApp({ env: { INITIAL_PASSWORD: undefined } });
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const { gw } = useGateway({ app: { env: { INITIAL_PASSWORD: undefined } }, mock: false });
 
   it('reports no password and setup not complete', async () => {
     const r = await send(gw, 'GET', '/api/settings/require-login');
@@ -373,14 +319,14 @@ describe('fresh install (no password yet)', () => {
   it('login answers 403 NO_PASSWORD (onboarding needed), not 401', async () => {
     const r = await login(gw, 'anything');
     expect(r.status).toBe(403);
-    expect(codeOf(r)).toBe('NO_PASSWORD');
+    expect(codeOf(r.json)).toBe('NO_PASSWORD');
   });
 
   it('allows management from loopback without credentials until a password is set', async () => {
     expect((await send(gw, 'GET', '/api/keys')).status).toBe(200);
     // A presented but wrong key is still refused, even from loopback.
     const wrong = await send(gw, 'GET', '/api/keys', {
-      headers: { authorization: 'Bearer sk-wrong-wrong-wrong-wrong' },
+      key: 'sk-wrong-wrong-wrong-wrong',
     });
     expect(wrong.status).toBe(401);
 
@@ -392,7 +338,7 @@ describe('fresh install (no password yet)', () => {
 
     const closed = await send(gw, 'GET', '/api/keys');
     expect(closed.status).toBe(401);
-    expect(codeOf(closed)).toBe('AUTH_REQUIRED');
+    expect(codeOf(closed.json)).toBe('AUTH_REQUIRED');
     expect((await send(gw, 'GET', '/api/settings/require-login')).json).toMatchObject({
       hasPassword: true,
       setupComplete: true,

@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { UsageService } from '../../src/usage/usage.service';
 import { startTestApp, type TestApp } from '../support/app';
 import { queryDb } from '../support/db';
+import { useGateway } from '../support/fixtures';
 import { addMockNode, admin } from '../support/gateway-client';
 import { startMockUpstream, type MockUpstream } from '../support/mock-upstream';
 
@@ -33,21 +34,17 @@ function post(gw: TestApp, body: unknown, headers: Record<string, string> = {}):
 }
 
 describe('POST /v1/chat/completions (OpenAI dialect, OpenAI-compatible upstreams)', () => {
-  let gw: TestApp;
-  let mock: MockUpstream;
+  const { gw, mock } = useGateway({
+    mock: { apiKey: 'sk-up' },
+    app: { env: { UPSTREAM_TIMEOUT_MS: '1000', SSE_HEARTBEAT_MS: '150' } },
+  });
 
   beforeAll(async () => {
-    mock = await startMockUpstream({ apiKey: 'sk-up' });
-    gw = await startTestApp({ env: { UPSTREAM_TIMEOUT_MS: '1000', SSE_HEARTBEAT_MS: '150' } });
     await addMockNode(gw, 'mock', mock.baseUrl);
     // One node per failure scenario: a failing account cools down, which must not leak into other tests.
     for (const p of ['f500', 'f400', 'freset', 'fhang', 'fmid', 'fmidev', 'fslow', 'fabort']) {
       await addMockNode(gw, p, mock.baseUrl);
     }
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await mock?.close();
   });
   beforeEach(() => mock.reset());
 
@@ -411,16 +408,7 @@ describe('POST /v1/chat/completions (OpenAI dialect, OpenAI-compatible upstreams
 });
 
 describe('node kinds the OpenAI chat path does not serve', () => {
-  let gw: TestApp;
-  let mock: MockUpstream;
-  beforeAll(async () => {
-    mock = await startMockUpstream();
-    gw = await startTestApp();
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await mock?.close();
-  });
+  const { gw, mock } = useGateway();
 
   it('stores an anthropic-compatible node (base URL without /messages) and probes it with x-api-key', async () => {
     const { node } = await admin<{ node: { id: string; baseUrl: string; type: string } }>(

@@ -1,16 +1,15 @@
 import { createHash } from 'node:crypto';
 import { startTestApp, type TestApp } from '../support/app';
 import { queryDb } from '../support/db';
-
-interface ErrorBody {
-  error: {
-    code: string;
-    message: string;
-    requestId: string;
-    details?: { fields?: { field: string; message: string }[] };
-  };
-  requestId: string;
-}
+import { useGateway } from '../support/fixtures';
+import {
+  call,
+  codeOf,
+  fieldsOf,
+  type Gateway,
+  type ManagementError,
+  type OpenAiError,
+} from '../support/gateway-client';
 
 interface KeyView {
   id: string;
@@ -38,65 +37,23 @@ const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex
 const masked = (raw: string): string => `${raw.slice(0, 8)}****${raw.slice(-4)}`;
 const MISSING_ID = '00000000-0000-0000-0000-000000000000';
 
-async function call(
-  gw: TestApp,
-  method: string,
-  path: string,
-  body?: unknown,
-  key: string | null = gw.adminKey,
-): Promise<{ status: number; json: unknown; text: string; headers: Headers }> {
-  const headers: Record<string, string> = {};
-  if (key) {
-    headers.authorization = `Bearer ${key}`;
-  }
-  if (body !== undefined) {
-    headers['content-type'] = 'application/json';
-  }
-  const res = await fetch(`${gw.url}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown = undefined;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text, headers: res.headers };
-}
-
-async function createKey(gw: TestApp, body: Record<string, unknown>): Promise<CreatedKey> {
-  const r = await call(gw, 'POST', '/api/keys', body);
+async function createKey(gw: Gateway, body: Record<string, unknown>): Promise<CreatedKey> {
+  const r = await call(gw, 'POST', '/api/keys', { body });
   expect(r.status).toBe(201);
   return r.json as CreatedKey;
 }
 
 /** Status of `GET /v1/models` with the given key. */
-async function modelsStatus(gw: TestApp, key: string): Promise<number> {
-  const res = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
-  await res.arrayBuffer();
-  return res.status;
-}
-
-function fieldsOf(json: unknown): string[] {
-  const body = json as ErrorBody;
-  return (body.error.details?.fields ?? []).map((f) => f.field);
+async function modelsStatus(gw: Gateway, key: string): Promise<number> {
+  return (await call(gw, 'GET', '/v1/models', { key })).status;
 }
 
 describe('/api/keys', () => {
-  let gw: TestApp;
-  beforeAll(async () => {
-    gw = await startTestApp();
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const { gw } = useGateway({ mock: false });
 
   describe('create, list, get', () => {
     it('returns the full key once at creation (201) and only the masked form afterwards', async () => {
-      const r = await call(gw, 'POST', '/api/keys', { name: 'ci-pipeline', noLog: true });
+      const r = await call(gw, 'POST', '/api/keys', { body: { name: 'ci-pipeline', noLog: true } });
       expect(r.status).toBe(201);
       const created = r.json as CreatedKey;
       expect(created.key).toMatch(/^sk-[A-Za-z0-9_-]{20,}$/);
@@ -163,7 +120,7 @@ describe('/api/keys', () => {
       for (const q of ['limit=abc', 'limit=0', 'limit=100000', 'offset=-1', 'limit=1.5']) {
         const bad = await call(gw, 'GET', `/api/keys?${q}`);
         expect({ q, status: bad.status }).toEqual({ q, status: 400 });
-        expect((bad.json as ErrorBody).error.code).toBe('VALIDATION_FAILED');
+        expect(codeOf(bad.json)).toBe('VALIDATION_FAILED');
       }
       const bad = await call(gw, 'GET', '/api/keys?limit=abc');
       expect(fieldsOf(bad.json)).toContain('limit');
@@ -174,9 +131,11 @@ describe('/api/keys', () => {
       for (const id of [MISSING_ID, 'not-a-uuid', 'a'.repeat(36), '-'.repeat(36)]) {
         const g = await call(gw, 'GET', `/api/keys/${id}`);
         expect(g.status).toBe(404);
-        expect((g.json as ErrorBody).error.code).toBe('KEY_NOT_FOUND');
-        expect((g.json as ErrorBody).requestId).toBe(g.headers.get('x-request-id'));
-        expect((await call(gw, 'PATCH', `/api/keys/${id}`, { name: 'x' })).status).toBe(404);
+        expect(codeOf(g.json)).toBe('KEY_NOT_FOUND');
+        expect((g.json as ManagementError).requestId).toBe(g.headers.get('x-request-id'));
+        expect((await call(gw, 'PATCH', `/api/keys/${id}`, { body: { name: 'x' } })).status).toBe(
+          404,
+        );
         expect((await call(gw, 'DELETE', `/api/keys/${id}`)).status).toBe(404);
       }
     });
@@ -185,7 +144,7 @@ describe('/api/keys', () => {
       const created = await createKey(gw, { name: 'reveal' });
       const r = await call(gw, 'GET', `/api/keys/${created.id}/reveal`);
       expect(r.status).toBe(403);
-      const body = r.json as ErrorBody;
+      const body = r.json as ManagementError;
       expect(body.error.code).toBe('KEY_REVEAL_DISABLED');
       expect(body.error.message).toMatch(/hash/i);
       expect(r.text).not.toContain(created.key);
@@ -205,32 +164,33 @@ describe('/api/keys', () => {
       ['expiresAt not a date', { name: 'a', expiresAt: 'tomorrow' }, 'expiresAt'],
     ];
     it.each(cases)('rejects a create body with %s (400, field listed)', async (_t, body, field) => {
-      const r = await call(gw, 'POST', '/api/keys', body);
+      const r = await call(gw, 'POST', '/api/keys', { body });
       expect(r.status).toBe(400);
-      const err = r.json as ErrorBody;
-      expect(err.error.code).toBe('VALIDATION_FAILED');
-      expect(fieldsOf(err)).toContain(field);
+      expect(codeOf(r.json)).toBe('VALIDATION_FAILED');
+      expect(fieldsOf(r.json)).toContain(field);
     });
 
     it('rejects a name with a NUL byte with 400, not a 500', async () => {
-      const r = await call(gw, 'POST', '/api/keys', { name: 'nul\u0000byte' });
+      const r = await call(gw, 'POST', '/api/keys', { body: { name: 'nul\u0000byte' } });
       expect(r.status).toBe(400);
       const created = await createKey(gw, { name: 'nul-patch' });
-      const p = await call(gw, 'PATCH', `/api/keys/${created.id}`, { name: 'a\u0000b' });
+      const p = await call(gw, 'PATCH', `/api/keys/${created.id}`, { body: { name: 'a\u0000b' } });
       expect(p.status).toBe(400);
-      const m = await call(gw, 'PATCH', `/api/keys/${created.id}`, { allowedModels: ['a\u0000'] });
+      const m = await call(gw, 'PATCH', `/api/keys/${created.id}`, {
+        body: { allowedModels: ['a\u0000'] },
+      });
       expect(m.status).toBe(400);
     });
 
     it('rejects a JSON body that is not an object', async () => {
-      const r = await call(gw, 'POST', '/api/keys', '[1,2]');
+      const r = await call(gw, 'POST', '/api/keys', { rawBody: '[1,2]' });
       expect(r.status).toBe(400);
     });
 
     it('creates nothing when validation fails', async () => {
       const before = await queryDb(gw.dbUrl, 'SELECT count(*)::int AS n FROM api_keys');
-      await call(gw, 'POST', '/api/keys', { name: 'x'.repeat(201) });
-      await call(gw, 'POST', '/api/keys', { name: 'ok', scopes: ['root'] });
+      await call(gw, 'POST', '/api/keys', { body: { name: 'x'.repeat(201) } });
+      await call(gw, 'POST', '/api/keys', { body: { name: 'ok', scopes: ['root'] } });
       const after = await queryDb(gw.dbUrl, 'SELECT count(*)::int AS n FROM api_keys');
       expect(after[0].n).toBe(before[0].n);
     });
@@ -245,19 +205,19 @@ describe('/api/keys', () => {
     ];
     it.each(patchCases)('rejects a PATCH with %s (400, field listed)', async (_t, body, field) => {
       const created = await createKey(gw, { name: 'patch-validation' });
-      const r = await call(gw, 'PATCH', `/api/keys/${created.id}`, body);
+      const r = await call(gw, 'PATCH', `/api/keys/${created.id}`, { body });
       expect(r.status).toBe(400);
-      expect((r.json as ErrorBody).error.code).toBe('VALIDATION_FAILED');
+      expect(codeOf(r.json)).toBe('VALIDATION_FAILED');
       expect(fieldsOf(r.json)).toContain(field);
     });
 
     it('rejects an empty PATCH with 400', async () => {
       const created = await createKey(gw, { name: 'empty-patch' });
-      const r = await call(gw, 'PATCH', `/api/keys/${created.id}`, {});
+      const r = await call(gw, 'PATCH', `/api/keys/${created.id}`, { body: {} });
       expect(r.status).toBe(400);
-      expect((r.json as ErrorBody).error.code).toBe('VALIDATION_FAILED');
+      expect(codeOf(r.json)).toBe('VALIDATION_FAILED');
       // Unknown fields are stripped: still nothing to update.
-      const r2 = await call(gw, 'PATCH', `/api/keys/${created.id}`, { keyHash: 'x' });
+      const r2 = await call(gw, 'PATCH', `/api/keys/${created.id}`, { body: { keyHash: 'x' } });
       expect(r2.status).toBe(400);
     });
   });
@@ -266,9 +226,11 @@ describe('/api/keys', () => {
     it('PATCH updates name, scopes, allowedModels and isActive', async () => {
       const created = await createKey(gw, { name: 'before' });
       const r = await call(gw, 'PATCH', `/api/keys/${created.id}`, {
-        name: 'after',
-        scopes: ['inference', 'admin'],
-        allowedModels: ['openai/gpt-4o-mini'],
+        body: {
+          name: 'after',
+          scopes: ['inference', 'admin'],
+          allowedModels: ['openai/gpt-4o-mini'],
+        },
       });
       expect(r.status).toBe(200);
       expect(r.json).toMatchObject({
@@ -286,9 +248,9 @@ describe('/api/keys', () => {
         key: masked(created.key),
       });
       // Now admin-scoped: it can manage keys.
-      expect((await call(gw, 'GET', '/api/keys', undefined, created.key)).status).toBe(200);
+      expect((await call(gw, 'GET', '/api/keys', { key: created.key })).status).toBe(200);
 
-      const off = await call(gw, 'PATCH', `/api/keys/${created.id}`, { isActive: false });
+      const off = await call(gw, 'PATCH', `/api/keys/${created.id}`, { body: { isActive: false } });
       expect(off.status).toBe(200);
       expect(((await call(gw, 'GET', `/api/keys/${created.id}`)).json as KeyView).isActive).toBe(
         false,
@@ -296,7 +258,7 @@ describe('/api/keys', () => {
       // A disabled key no longer works (cache invalidated on change).
       const status = await modelsStatus(gw, created.key);
       expect([401, 403]).toContain(status);
-      const on = await call(gw, 'PATCH', `/api/keys/${created.id}`, { isActive: true });
+      const on = await call(gw, 'PATCH', `/api/keys/${created.id}`, { body: { isActive: true } });
       expect(on.status).toBe(200);
       await expect(modelsStatus(gw, created.key)).resolves.toBe(200);
     });
@@ -319,17 +281,17 @@ describe('/api/keys', () => {
       const created = await createKey(gw, { name: 'expiring' });
       await expect(modelsStatus(gw, created.key)).resolves.toBe(200);
       const past = new Date(Date.now() - 60_000).toISOString();
-      const r = await call(gw, 'PATCH', `/api/keys/${created.id}`, { expiresAt: past });
+      const r = await call(gw, 'PATCH', `/api/keys/${created.id}`, { body: { expiresAt: past } });
       expect(r.status).toBe(200);
-      const res = await fetch(`${gw.url}/v1/models`, {
-        headers: { authorization: `Bearer ${created.key}` },
-      });
+      const res = await call(gw, 'GET', '/v1/models', { key: created.key });
       expect(res.status).toBe(401);
-      const body = (await res.json()) as { error: { message: string; type: string } };
+      const body = res.json as OpenAiError;
       expect(body.error.type).toBe('authentication_error');
       expect(body.error.message).toMatch(/expired/i);
       // Clearing the expiry brings it back.
-      const clear = await call(gw, 'PATCH', `/api/keys/${created.id}`, { expiresAt: null });
+      const clear = await call(gw, 'PATCH', `/api/keys/${created.id}`, {
+        body: { expiresAt: null },
+      });
       expect(clear.status).toBe(200);
       await expect(modelsStatus(gw, created.key)).resolves.toBe(200);
     });
@@ -346,34 +308,32 @@ describe('/api/keys', () => {
   describe('scopes', () => {
     it('an inference-only key gets 403 on /api/keys', async () => {
       const created = await createKey(gw, { name: 'inference-only', scopes: ['inference'] });
-      const r = await call(gw, 'GET', '/api/keys', undefined, created.key);
+      const r = await call(gw, 'GET', '/api/keys', { key: created.key });
       expect(r.status).toBe(403);
-      expect((r.json as ErrorBody).error.code).toBe('API_KEY_SCOPE');
-      const w = await call(gw, 'POST', '/api/keys', { name: 'escalate' }, created.key);
+      expect(codeOf(r.json)).toBe('API_KEY_SCOPE');
+      const w = await call(gw, 'POST', '/api/keys', {
+        body: { name: 'escalate' },
+        key: created.key,
+      });
       expect(w.status).toBe(403);
       await expect(modelsStatus(gw, created.key)).resolves.toBe(200);
     });
 
     it('an admin-only key manages keys but gets 403 on /v1/models', async () => {
       const created = await createKey(gw, { name: 'admin-only', scopes: ['admin'] });
-      expect((await call(gw, 'GET', '/api/keys', undefined, created.key)).status).toBe(200);
-      const res = await fetch(`${gw.url}/v1/models`, {
-        headers: { authorization: `Bearer ${created.key}` },
-      });
+      expect((await call(gw, 'GET', '/api/keys', { key: created.key })).status).toBe(200);
+      const res = await call(gw, 'GET', '/v1/models', { key: created.key });
       expect(res.status).toBe(403);
-      const body = (await res.json()) as { error: { type: string } };
-      expect(body.error.type).toBe('permission_error');
+      expect((res.json as OpenAiError).error.type).toBe('permission_error');
     });
 
     it('an unknown or missing key gets 401 on /api/keys and /v1/models', async () => {
-      expect((await call(gw, 'GET', '/api/keys', undefined, 'sk-nope-nope-nope-nope')).status).toBe(
+      expect((await call(gw, 'GET', '/api/keys', { key: 'sk-nope-nope-nope-nope' })).status).toBe(
         401,
       );
-      expect((await call(gw, 'GET', '/api/keys', undefined, null)).status).toBe(401);
+      expect((await call(gw, 'GET', '/api/keys', { key: null })).status).toBe(401);
       await expect(modelsStatus(gw, 'sk-nope-nope-nope-nope')).resolves.toBe(401);
-      const res = await fetch(`${gw.url}/v1/models`);
-      expect(res.status).toBe(401);
-      await res.arrayBuffer();
+      expect((await call(gw, 'GET', '/v1/models', { key: null })).status).toBe(401);
     });
   });
 });
@@ -417,7 +377,7 @@ describe('/api/keys revocation across replicas', () => {
   it('a key disabled on replica A is rejected by replica B at once', async () => {
     const created = await createKey(a, { name: 'replicated-disable' });
     await expect(modelsStatus(b, created.key)).resolves.toBe(200);
-    const r = await call(a, 'PATCH', `/api/keys/${created.id}`, { isActive: false });
+    const r = await call(a, 'PATCH', `/api/keys/${created.id}`, { body: { isActive: false } });
     expect(r.status).toBe(200);
     const started = Date.now();
     let status = 200;

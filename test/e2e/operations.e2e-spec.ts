@@ -1,13 +1,11 @@
-import { startTestApp, type TestApp } from '../support/app';
-
-interface ManagementError {
-  error: { code: string; message: string; requestId: string; details?: unknown };
-  requestId: string;
-}
-
-interface OpenAiError {
-  error: { message: string; type: string; param: string | null; code: string | null };
-}
+import { useGateway } from '../support/fixtures';
+import {
+  call,
+  codeOf,
+  fieldsOf,
+  type ManagementError,
+  type OpenAiError,
+} from '../support/gateway-client';
 
 interface OpenApiOperation {
   operationId?: string;
@@ -68,15 +66,7 @@ function bigJson(bytes: number, extra: Record<string, unknown> = {}): string {
 }
 
 describe('operations', () => {
-  let gw: TestApp;
-  let admin: Record<string, string>;
-  beforeAll(async () => {
-    gw = await startTestApp();
-    admin = { authorization: `Bearer ${gw.adminKey}` };
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const { gw } = useGateway({ mock: false });
 
   describe('health', () => {
     it('GET /health/live is 200 without auth', async () => {
@@ -117,9 +107,7 @@ describe('operations', () => {
       const scrape = async (): Promise<string> => (await fetch(`${gw.url}/metrics`)).text();
       const label = 'surface="models"';
       const before = counterValue(await scrape(), 'gateway_requests_total', label);
-      const m = await fetch(`${gw.url}/v1/models`, { headers: admin });
-      expect(m.status).toBe(200);
-      await m.arrayBuffer();
+      expect((await call(gw, 'GET', '/v1/models')).status).toBe(200);
       const text = await scrape();
       expect(text).toMatch(
         /^gateway_requests_total\{[^}]*surface="models"[^}]*status_class="2xx"/m,
@@ -208,12 +196,10 @@ describe('operations', () => {
           }
           const route = `${method.toUpperCase()} ${path}`;
           const hasBody = method !== 'get' && method !== 'delete';
-          const res = await fetch(`${gw.url}${url}`, {
-            method: method.toUpperCase(),
-            headers: hasBody ? { 'content-type': 'application/json' } : {},
-            body: hasBody ? '{}' : undefined,
+          const res = await call(gw, method.toUpperCase(), url, {
+            key: null,
+            rawBody: hasBody ? '{}' : undefined,
           });
-          await res.arrayBuffer();
           checked.push(route);
           const isPublic = PUBLIC_API.has(route);
           if (isPublic ? res.status === 401 || res.status >= 500 : res.status !== 401) {
@@ -247,16 +233,15 @@ describe('operations', () => {
       for (const [path, item] of v1) {
         for (const method of Object.keys(item).filter((m) => HTTP_METHODS.includes(m))) {
           const hasBody = method !== 'get' && method !== 'delete';
-          const res = await fetch(`${gw.url}${path}`, {
-            method: method.toUpperCase(),
-            headers: hasBody ? { 'content-type': 'application/json' } : {},
-            body: hasBody ? '{"model":"x","messages":[]}' : undefined,
+          const res = await call(gw, method.toUpperCase(), path, {
+            key: null,
+            rawBody: hasBody ? '{"model":"x","messages":[]}' : undefined,
           });
           expect({ route: `${method} ${path}`, status: res.status }).toEqual({
             route: `${method} ${path}`,
             status: 401,
           });
-          expect(expectOpenAiError(await res.json()).type).toBe('authentication_error');
+          expect(expectOpenAiError(res.json).type).toBe('authentication_error');
         }
       }
     });
@@ -265,18 +250,17 @@ describe('operations', () => {
   describe('request ids', () => {
     it('every response carries x-request-id, unique per request', async () => {
       const ids: string[] = [];
-      for (const [path, init] of [
-        ['/health/live', {}],
-        ['/metrics', {}],
-        ['/api/keys', { headers: admin }],
-        ['/api/keys', {}],
-        ['/v1/models', { headers: admin }],
-        ['/v1/models', {}],
-        ['/api/nope', {}],
-        ['/docs-json', {}],
-      ] as [string, RequestInit][]) {
-        const r = await fetch(`${gw.url}${path}`, init);
-        await r.arrayBuffer();
+      for (const [path, key] of [
+        ['/health/live', null],
+        ['/metrics', null],
+        ['/api/keys', gw.adminKey],
+        ['/api/keys', null],
+        ['/v1/models', gw.adminKey],
+        ['/v1/models', null],
+        ['/api/nope', null],
+        ['/docs-json', null],
+      ] as [string, string | null][]) {
+        const r = await call(gw, 'GET', path, { key });
         const id = r.headers.get('x-request-id');
         expect({ path, id: typeof id }).toEqual({ path, id: 'string' });
         expect(id!.length).toBeGreaterThan(0);
@@ -286,25 +270,18 @@ describe('operations', () => {
     });
 
     it('echoes a client-sent x-request-id, also inside error bodies', async () => {
-      const ok = await fetch(`${gw.url}/api/keys`, {
-        headers: { ...admin, 'x-request-id': 'my-id-123' },
-      });
+      const headers = { 'x-request-id': 'my-id-123' };
+      const ok = await call(gw, 'GET', '/api/keys', { headers });
       expect(ok.status).toBe(200);
       expect(ok.headers.get('x-request-id')).toBe('my-id-123');
-      await ok.arrayBuffer();
 
-      const denied = await fetch(`${gw.url}/api/keys`, {
-        headers: { 'x-request-id': 'my-id-123' },
-      });
+      const denied = await call(gw, 'GET', '/api/keys', { key: null, headers });
       expect(denied.status).toBe(401);
       expect(denied.headers.get('x-request-id')).toBe('my-id-123');
-      expectManagementError(await denied.json(), 'AUTH_REQUIRED', 'my-id-123');
+      expectManagementError(denied.json, 'AUTH_REQUIRED', 'my-id-123');
 
-      const v1 = await fetch(`${gw.url}/v1/models`, {
-        headers: { ...admin, 'x-request-id': 'my-id-123' },
-      });
+      const v1 = await call(gw, 'GET', '/v1/models', { headers });
       expect(v1.headers.get('x-request-id')).toBe('my-id-123');
-      await v1.arrayBuffer();
     });
 
     it('replaces an unsafe client request id with its own', async () => {
@@ -322,90 +299,68 @@ describe('operations', () => {
 
   describe('unknown routes', () => {
     it('an unknown /api route is a JSON 404 in the management shape (with or without auth)', async () => {
-      for (const headers of [admin, {}]) {
-        const r = await fetch(`${gw.url}/api/nope`, { headers });
+      for (const key of [gw.adminKey, null]) {
+        const r = await call(gw, 'GET', '/api/nope', { key });
         expect(r.status).toBe(404);
         expect(r.headers.get('content-type')).toMatch(/^application\/json/);
-        expectManagementError(await r.json(), 'ROUTE_NOT_FOUND', r.headers.get('x-request-id'));
+        expectManagementError(r.json, 'ROUTE_NOT_FOUND', r.headers.get('x-request-id'));
       }
-      const post = await fetch(`${gw.url}/api/nope/deeper`, {
-        method: 'POST',
-        headers: { ...admin, 'content-type': 'application/json' },
-        body: '{}',
-      });
+      const post = await call(gw, 'POST', '/api/nope/deeper', { rawBody: '{}' });
       expect(post.status).toBe(404);
-      expectManagementError(await post.json(), 'ROUTE_NOT_FOUND', post.headers.get('x-request-id'));
+      expectManagementError(post.json, 'ROUTE_NOT_FOUND', post.headers.get('x-request-id'));
     });
 
     it('an unknown /v1 route is a JSON 404 in the OpenAI shape', async () => {
-      const r = await fetch(`${gw.url}/v1/nope`, { headers: admin });
+      const r = await call(gw, 'GET', '/v1/nope');
       expect(r.status).toBe(404);
       expect(r.headers.get('content-type')).toMatch(/^application\/json/);
-      const err = expectOpenAiError(await r.json());
+      const err = expectOpenAiError(r.json);
       expect(err.type).toBe('invalid_request_error');
     });
   });
 
   describe('bad bodies', () => {
     it('malformed JSON on /api/keys is 400 INVALID_JSON (management shape)', async () => {
-      const r = await fetch(`${gw.url}/api/keys`, {
-        method: 'POST',
-        headers: { ...admin, 'content-type': 'application/json', 'x-request-id': 'bad-json-1' },
-        body: '{"name":',
+      const r = await call(gw, 'POST', '/api/keys', {
+        rawBody: '{"name":',
+        headers: { 'x-request-id': 'bad-json-1' },
       });
       expect(r.status).toBe(400);
-      expectManagementError(await r.json(), 'INVALID_JSON', 'bad-json-1');
+      expectManagementError(r.json, 'INVALID_JSON', 'bad-json-1');
     });
 
     it('an empty JSON body on POST /api/keys is 400 listing the missing field', async () => {
-      const r = await fetch(`${gw.url}/api/keys`, {
-        method: 'POST',
-        headers: { ...admin, 'content-type': 'application/json' },
-        body: '',
-      });
+      const r = await call(gw, 'POST', '/api/keys', { rawBody: '' });
       expect(r.status).toBe(400);
-      const body = (await r.json()) as ManagementError & {
-        error: { details: { fields: { field: string }[] } };
-      };
-      expect(body.error.code).toBe('VALIDATION_FAILED');
-      expect(body.error.details.fields.map((f) => f.field)).toContain('name');
+      expect(codeOf(r.json)).toBe('VALIDATION_FAILED');
+      expect(fieldsOf(r.json)).toContain('name');
     });
 
     it('a DELETE sent with a JSON content type and no body works', async () => {
-      const created = await fetch(`${gw.url}/api/keys`, {
-        method: 'POST',
-        headers: { ...admin, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'to-delete' }),
-      });
-      const { id } = (await created.json()) as { id: string };
-      const r = await fetch(`${gw.url}/api/keys/${id}`, {
-        method: 'DELETE',
-        headers: { ...admin, 'content-type': 'application/json' },
+      const created = await call(gw, 'POST', '/api/keys', { body: { name: 'to-delete' } });
+      const { id } = created.json as { id: string };
+      const r = await call(gw, 'DELETE', `/api/keys/${id}`, {
+        headers: { 'content-type': 'application/json' },
       });
       expect(r.status).toBe(200);
     });
 
     it('malformed JSON on /v1/chat/completions is 400 in the OpenAI shape', async () => {
-      const r = await fetch(`${gw.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { ...admin, 'content-type': 'application/json' },
-        body: '{"model":',
-      });
+      const r = await call(gw, 'POST', '/v1/chat/completions', { rawBody: '{"model":' });
       expect(r.status).toBe(400);
-      const err = expectOpenAiError(await r.json());
+      const err = expectOpenAiError(r.json);
       expect(err.type).toBe('invalid_request_error');
       expect(err.code).toBe('invalid_json');
     });
 
     it('a non-JSON content type on /api/keys is a 4xx in the management shape, not a 500', async () => {
-      const r = await fetch(`${gw.url}/api/keys`, {
-        method: 'POST',
-        headers: { ...admin, 'content-type': 'text/plain' },
-        body: 'name=x',
+      const r = await call(gw, 'POST', '/api/keys', {
+        rawBody: 'name=x',
+        headers: { 'content-type': 'text/plain' },
       });
       expect(r.status).toBeGreaterThanOrEqual(400);
       expect(r.status).toBeLessThan(500);
-      expect((await r.json()) as ManagementError).toMatchObject({
+      expect(r.json as ManagementError).toMatchObject({
         error: { code: expect.any(String) },
       });
     });
@@ -421,53 +376,39 @@ describe('operations', () => {
 });
 
 describe('body size limit (MAX_BODY_SIZE_MB=1)', () => {
-  let gw: TestApp;
-  let admin: Record<string, string>;
-  beforeAll(async () => {
-    gw = await startTestApp({ env: { MAX_BODY_SIZE_MB: '1' } });
-    admin = { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' };
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const { gw } = useGateway({ app: { env: { MAX_BODY_SIZE_MB: '1' } }, mock: false });
 
   it('answers 413 in the management shape on /api/keys and creates nothing', async () => {
-    const r = await fetch(`${gw.url}/api/keys`, {
-      method: 'POST',
-      headers: { ...admin, 'x-request-id': 'too-big-1' },
-      body: bigJson(1.5 * 1024 * 1024, { name: 'huge' }),
+    const r = await call(gw, 'POST', '/api/keys', {
+      rawBody: bigJson(1.5 * 1024 * 1024, { name: 'huge' }),
+      headers: { 'x-request-id': 'too-big-1' },
     });
     expect(r.status).toBe(413);
-    expectManagementError(await r.json(), 'PAYLOAD_TOO_LARGE', 'too-big-1');
-    const list = await fetch(`${gw.url}/api/keys`, { headers: admin });
-    const keys = ((await list.json()) as { keys: { name: string }[] }).keys;
+    expectManagementError(r.json, 'PAYLOAD_TOO_LARGE', 'too-big-1');
+    const list = await call(gw, 'GET', '/api/keys');
+    const keys = (list.json as { keys: { name: string }[] }).keys;
     expect(keys.map((k) => k.name)).not.toContain('huge');
   });
 
   it('answers 413 in the OpenAI shape on /v1/chat/completions', async () => {
-    const r = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: admin,
-      body: bigJson(1.5 * 1024 * 1024, {
+    const r = await call(gw, 'POST', '/v1/chat/completions', {
+      rawBody: bigJson(1.5 * 1024 * 1024, {
         model: 'x/y',
         messages: [{ role: 'user', content: 'hi' }],
       }),
     });
     expect(r.status).toBe(413);
-    const err = expectOpenAiError(await r.json());
+    const err = expectOpenAiError(r.json);
     expect(err.type).toBe('invalid_request_error');
     expect(err.code).toBe('payload_too_large');
   });
 
   it('accepts a body just under the limit', async () => {
-    const r = await fetch(`${gw.url}/api/keys`, {
-      method: 'POST',
-      headers: admin,
+    const r = await call(gw, 'POST', '/api/keys', {
       // Unknown fields are stripped; the size is what matters.
-      body: bigJson(900 * 1024, { name: 'just-under' }),
+      rawBody: bigJson(900 * 1024, { name: 'just-under' }),
     });
     expect(r.status).toBe(201);
-    await r.arrayBuffer();
   });
 
   it('is still alive afterwards', async () => {

@@ -3,17 +3,15 @@ import { join } from 'node:path';
 import { decryptWith, deriveKey } from '../../src/common/crypto/secrets.service';
 import { startTestApp, type TestApp } from '../support/app';
 import { queryDb } from '../support/db';
+import { useGateway } from '../support/fixtures';
+import {
+  call,
+  codeOf,
+  fieldsOf,
+  type Gateway,
+  type ManagementError,
+} from '../support/gateway-client';
 import { startMockUpstream, type MockUpstream } from '../support/mock-upstream';
-
-interface ErrorBody {
-  error: {
-    code: string;
-    message: string;
-    requestId: string;
-    details?: { fields?: { field: string; message: string }[] };
-  };
-  requestId: string;
-}
 
 interface NodeView {
   id: string;
@@ -41,49 +39,10 @@ interface ConnectionView {
   providerSpecificData: Record<string, unknown>;
 }
 
-interface Res {
-  status: number;
-  json: unknown;
-  text: string;
-}
-
 const MISSING_UUID = '00000000-0000-0000-0000-000000000000';
 
-async function call(
-  gw: TestApp,
-  method: string,
-  path: string,
-  body?: unknown,
-  auth = true,
-): Promise<Res> {
-  const headers: Record<string, string> = {};
-  if (auth) {
-    headers.authorization = `Bearer ${gw.adminKey}`;
-  }
-  if (body !== undefined) {
-    headers['content-type'] = 'application/json';
-  }
-  const res = await fetch(`${gw.url}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown = undefined;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
-
-const codeOf = (r: Res): string | undefined => (r.json as ErrorBody | undefined)?.error?.code;
-const fieldsOf = (r: Res): string[] =>
-  ((r.json as ErrorBody).error.details?.fields ?? []).map((f) => f.field);
-
-async function createNode(gw: TestApp, body: Record<string, unknown>): Promise<NodeView> {
-  const r = await call(gw, 'POST', '/api/provider-nodes', body);
+async function createNode(gw: Gateway, body: Record<string, unknown>): Promise<NodeView> {
+  const r = await call(gw, 'POST', '/api/provider-nodes', { body });
   if (r.status !== 201) {
     throw new Error(`node create: ${r.status} ${r.text}`);
   }
@@ -91,10 +50,10 @@ async function createNode(gw: TestApp, body: Record<string, unknown>): Promise<N
 }
 
 async function createConnection(
-  gw: TestApp,
+  gw: Gateway,
   body: Record<string, unknown>,
 ): Promise<ConnectionView> {
-  const r = await call(gw, 'POST', '/api/providers', body);
+  const r = await call(gw, 'POST', '/api/providers', { body });
   if (r.status !== 201) {
     throw new Error(`connection create: ${r.status} ${r.text}`);
   }
@@ -102,22 +61,15 @@ async function createConnection(
 }
 
 describe('/api/provider-nodes', () => {
-  let gw: TestApp;
-  let mock: MockUpstream;
-  beforeAll(async () => {
-    mock = await startMockUpstream();
-    gw = await startTestApp();
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await mock?.close();
-  });
+  const { gw, mock } = useGateway();
 
   it('creates a node (201 {node}) with an openai-compatible-chat- id, listed by GET', async () => {
     const r = await call(gw, 'POST', '/api/provider-nodes', {
-      name: 'Local mock',
-      prefix: 'nodes-a',
-      baseUrl: `${mock.baseUrl}/`,
+      body: {
+        name: 'Local mock',
+        prefix: 'nodes-a',
+        baseUrl: `${mock.baseUrl}/`,
+      },
     });
     expect(r.status).toBe(201);
     const node = (r.json as { node: NodeView }).node;
@@ -147,12 +99,14 @@ describe('/api/provider-nodes', () => {
     await createNode(gw, { name: 'dup-1', prefix: 'dup', baseUrl: mock.baseUrl });
     for (const prefix of ['dup', 'DUP']) {
       const r = await call(gw, 'POST', '/api/provider-nodes', {
-        name: 'dup-2',
-        prefix,
-        baseUrl: mock.baseUrl,
+        body: {
+          name: 'dup-2',
+          prefix,
+          baseUrl: mock.baseUrl,
+        },
       });
       expect({ prefix, status: r.status }).toEqual({ prefix, status: 409 });
-      expect(codeOf(r)).toBe('CONFLICT');
+      expect(codeOf(r.json)).toBe('CONFLICT');
     }
     const nodes = (
       (await call(gw, 'GET', '/api/provider-nodes')).json as { nodes: NodeView[] }
@@ -164,10 +118,12 @@ describe('/api/provider-nodes', () => {
     const node = await createNode(gw, { name: 'put-me', prefix: 'put-a', baseUrl: mock.baseUrl });
     await createNode(gw, { name: 'other', prefix: 'put-b', baseUrl: mock.baseUrl });
     const r = await call(gw, 'PUT', `/api/provider-nodes/${node.id}`, {
-      name: 'renamed',
-      prefix: 'put-c',
-      chatPath: '/v2/chat',
-      modelsPath: '/v2/models',
+      body: {
+        name: 'renamed',
+        prefix: 'put-c',
+        chatPath: '/v2/chat',
+        modelsPath: '/v2/models',
+      },
     });
     expect(r.status).toBe(200);
     expect((r.json as { node: NodeView }).node).toMatchObject({
@@ -182,15 +138,20 @@ describe('/api/provider-nodes', () => {
     expect((got.json as { node: NodeView }).node.name).toBe('renamed');
     // Keeping its own prefix is fine.
     expect(
-      (await call(gw, 'PUT', `/api/provider-nodes/${node.id}`, { prefix: 'put-c' })).status,
+      (await call(gw, 'PUT', `/api/provider-nodes/${node.id}`, { body: { prefix: 'put-c' } }))
+        .status,
     ).toBe(200);
-    const taken = await call(gw, 'PUT', `/api/provider-nodes/${node.id}`, { prefix: 'put-b' });
+    const taken = await call(gw, 'PUT', `/api/provider-nodes/${node.id}`, {
+      body: { prefix: 'put-b' },
+    });
     expect(taken.status).toBe(409);
-    const empty = await call(gw, 'PUT', `/api/provider-nodes/${node.id}`, {});
+    const empty = await call(gw, 'PUT', `/api/provider-nodes/${node.id}`, { body: {} });
     expect(empty.status).toBe(400);
-    expect(codeOf(empty)).toBe('VALIDATION_FAILED');
+    expect(codeOf(empty.json)).toBe('VALIDATION_FAILED');
     // chatPath null resets it.
-    const reset = await call(gw, 'PUT', `/api/provider-nodes/${node.id}`, { chatPath: null });
+    const reset = await call(gw, 'PUT', `/api/provider-nodes/${node.id}`, {
+      body: { chatPath: null },
+    });
     expect(reset.status).toBe(200);
     expect((reset.json as { node: NodeView }).node.chatPath).toBeNull();
   });
@@ -198,7 +159,9 @@ describe('/api/provider-nodes', () => {
   it('answers 404 for an unknown node on get, put, delete', async () => {
     const id = 'openai-compatible-chat-000000000000';
     expect((await call(gw, 'GET', `/api/provider-nodes/${id}`)).status).toBe(404);
-    expect((await call(gw, 'PUT', `/api/provider-nodes/${id}`, { name: 'x' })).status).toBe(404);
+    expect(
+      (await call(gw, 'PUT', `/api/provider-nodes/${id}`, { body: { name: 'x' } })).status,
+    ).toBe(404);
     expect((await call(gw, 'DELETE', `/api/provider-nodes/${id}`)).status).toBe(404);
   });
 
@@ -241,10 +204,10 @@ describe('/api/provider-nodes', () => {
   it.each(invalid)(
     'rejects a node body with %s (400 VALIDATION_FAILED)',
     async (_t, body, field) => {
-      const r = await call(gw, 'POST', '/api/provider-nodes', body);
+      const r = await call(gw, 'POST', '/api/provider-nodes', { body });
       expect(r.status).toBe(400);
-      expect(codeOf(r)).toBe('VALIDATION_FAILED');
-      expect(fieldsOf(r)).toContain(field);
+      expect(codeOf(r.json)).toBe('VALIDATION_FAILED');
+      expect(fieldsOf(r.json)).toContain(field);
     },
   );
 
@@ -256,21 +219,18 @@ describe('/api/provider-nodes', () => {
       [{ baseUrl: 'nope' }, 'baseUrl'],
       [{ name: '' }, 'name'],
     ] as const) {
-      const r = await call(gw, 'PUT', `/api/provider-nodes/${node.id}`, body);
+      const r = await call(gw, 'PUT', `/api/provider-nodes/${node.id}`, { body });
       expect(r.status).toBe(400);
-      expect(fieldsOf(r)).toContain(field);
+      expect(fieldsOf(r.json)).toContain(field);
     }
   });
 
   it('rejects requests without credentials (401)', async () => {
-    expect((await call(gw, 'GET', '/api/provider-nodes', undefined, false)).status).toBe(401);
-    const r = await call(
-      gw,
-      'POST',
-      '/api/provider-nodes',
-      { name: 'x', prefix: 'noauth', baseUrl: mock.baseUrl },
-      false,
-    );
+    expect((await call(gw, 'GET', '/api/provider-nodes', { key: null })).status).toBe(401);
+    const r = await call(gw, 'POST', '/api/provider-nodes', {
+      body: { name: 'x', prefix: 'noauth', baseUrl: mock.baseUrl },
+      key: null,
+    });
     expect(r.status).toBe(401);
   });
 });
@@ -297,9 +257,11 @@ describe('/api/providers', () => {
   it('creates a connection for a node (201 {connection}) without ever returning the key', async () => {
     const secret = 'sk-upstream-node-secret-123456';
     const r = await call(gw, 'POST', '/api/providers', {
-      provider: node.id,
-      name: 'acct-1',
-      apiKey: secret,
+      body: {
+        provider: node.id,
+        name: 'acct-1',
+        apiKey: secret,
+      },
     });
     expect(r.status).toBe(201);
     const conn = (r.json as { connection: ConnectionView }).connection;
@@ -382,20 +344,26 @@ describe('/api/providers', () => {
 
   it('rejects an unknown provider with 400 and a built-in one without apiKey with 400', async () => {
     const unknown = await call(gw, 'POST', '/api/providers', {
-      provider: 'no-such-provider',
-      name: 'x',
-      apiKey: 'k',
+      body: {
+        provider: 'no-such-provider',
+        name: 'x',
+        apiKey: 'k',
+      },
     });
     expect(unknown.status).toBe(400);
-    expect(codeOf(unknown)).toBe('PROVIDER_NOT_FOUND');
-    const noKey = await call(gw, 'POST', '/api/providers', { provider: 'openai', name: 'x' });
+    expect(codeOf(unknown.json)).toBe('PROVIDER_NOT_FOUND');
+    const noKey = await call(gw, 'POST', '/api/providers', {
+      body: { provider: 'openai', name: 'x' },
+    });
     expect(noKey.status).toBe(400);
-    expect(codeOf(noKey)).toBe('VALIDATION_FAILED');
-    expect(fieldsOf(noKey)).toContain('apiKey');
+    expect(codeOf(noKey.json)).toBe('VALIDATION_FAILED');
+    expect(fieldsOf(noKey.json)).toContain('apiKey');
     const emptyKey = await call(gw, 'POST', '/api/providers', {
-      provider: 'openai',
-      name: 'x',
-      apiKey: '',
+      body: {
+        provider: 'openai',
+        name: 'x',
+        apiKey: '',
+      },
     });
     expect(emptyKey.status).toBe(400);
     const rows = await queryDb(gw.dbUrl, "SELECT id FROM provider_connections WHERE name = 'x'");
@@ -432,31 +400,37 @@ describe('/api/providers', () => {
   it.each(invalid)(
     'rejects a connection body with %s (400 VALIDATION_FAILED)',
     async (_t, body, field) => {
-      const r = await call(gw, 'POST', '/api/providers', body);
+      const r = await call(gw, 'POST', '/api/providers', { body });
       expect(r.status).toBe(400);
-      expect(codeOf(r)).toBe('VALIDATION_FAILED');
-      expect(fieldsOf(r)).toContain(field);
+      expect(codeOf(r.json)).toBe('VALIDATION_FAILED');
+      expect(fieldsOf(r.json)).toContain(field);
     },
   );
 
   it('rejects text with a NUL byte with 400, not a 500', async () => {
     const n = await call(gw, 'POST', '/api/provider-nodes', {
-      name: 'nul\u0000',
-      prefix: 'nul',
-      baseUrl: mock.baseUrl,
+      body: {
+        name: 'nul\u0000',
+        prefix: 'nul',
+        baseUrl: mock.baseUrl,
+      },
     });
     expect(n.status).toBe(400);
     const c = await call(gw, 'POST', '/api/providers', {
-      provider: 'openai',
-      name: 'nul\u0000',
-      apiKey: 'k',
+      body: {
+        provider: 'openai',
+        name: 'nul\u0000',
+        apiKey: 'k',
+      },
     });
     expect(c.status).toBe(400);
     const d = await call(gw, 'POST', '/api/providers', {
-      provider: 'openai',
-      name: 'nul-data',
-      apiKey: 'k',
-      providerSpecificData: { note: 'a\u0000b' },
+      body: {
+        provider: 'openai',
+        name: 'nul-data',
+        apiKey: 'k',
+        providerSpecificData: { note: 'a\u0000b' },
+      },
     });
     expect(d.status).toBe(400);
   });
@@ -469,10 +443,12 @@ describe('/api/providers', () => {
       providerSpecificData: { region: 'eu', tier: 1 },
     });
     const r = await call(gw, 'PUT', `/api/providers/${conn.id}`, {
-      name: 'put-renamed',
-      priority: 3,
-      defaultModel: 'gpt-4o-mini',
-      providerSpecificData: { tier: 2 },
+      body: {
+        name: 'put-renamed',
+        priority: 3,
+        defaultModel: 'gpt-4o-mini',
+        providerSpecificData: { tier: 2 },
+      },
     });
     expect(r.status).toBe(200);
     const updated = (r.json as { connection: ConnectionView }).connection;
@@ -491,21 +467,23 @@ describe('/api/providers', () => {
     };
     expect(got.connection.name).toBe('put-renamed');
 
-    const off = await call(gw, 'PUT', `/api/providers/${conn.id}`, { isActive: false });
+    const off = await call(gw, 'PUT', `/api/providers/${conn.id}`, { body: { isActive: false } });
     expect((off.json as { connection: ConnectionView }).connection.isActive).toBe(false);
 
-    const empty = await call(gw, 'PUT', `/api/providers/${conn.id}`, {});
+    const empty = await call(gw, 'PUT', `/api/providers/${conn.id}`, { body: {} });
     expect(empty.status).toBe(400);
-    expect(codeOf(empty)).toBe('VALIDATION_FAILED');
-    const bad = await call(gw, 'PUT', `/api/providers/${conn.id}`, { priority: 'x' });
+    expect(codeOf(empty.json)).toBe('VALIDATION_FAILED');
+    const bad = await call(gw, 'PUT', `/api/providers/${conn.id}`, { body: { priority: 'x' } });
     expect(bad.status).toBe(400);
-    expect(fieldsOf(bad)).toContain('priority');
+    expect(fieldsOf(bad.json)).toContain('priority');
 
     for (const id of [MISSING_UUID, 'nope', 'f'.repeat(36), '-'.repeat(36)]) {
       expect((await call(gw, 'GET', `/api/providers/${id}`)).status).toBe(404);
-      expect((await call(gw, 'PUT', `/api/providers/${id}`, { name: 'z' })).status).toBe(404);
+      expect((await call(gw, 'PUT', `/api/providers/${id}`, { body: { name: 'z' } })).status).toBe(
+        404,
+      );
       expect((await call(gw, 'DELETE', `/api/providers/${id}`)).status).toBe(404);
-      expect((await call(gw, 'POST', `/api/providers/${id}/test`, {})).status).toBe(404);
+      expect((await call(gw, 'POST', `/api/providers/${id}/test`, { body: {} })).status).toBe(404);
       expect((await call(gw, 'GET', `/api/providers/${id}/models`)).status).toBe(404);
     }
   });
@@ -513,7 +491,7 @@ describe('/api/providers', () => {
   it('PUT onto another connection’s provider + name is 409', async () => {
     await createConnection(gw, { provider: 'xai', name: 'one', apiKey: 'k' });
     const two = await createConnection(gw, { provider: 'xai', name: 'two', apiKey: 'k' });
-    const r = await call(gw, 'PUT', `/api/providers/${two.id}`, { name: 'one' });
+    const r = await call(gw, 'PUT', `/api/providers/${two.id}`, { body: { name: 'one' } });
     expect(r.status).toBe(409);
   });
 
@@ -535,7 +513,7 @@ describe('/api/providers', () => {
       name: 'test-ok',
       apiKey: 'sk-test-ok',
     });
-    const r = await call(gw, 'POST', `/api/providers/${conn.id}/test`, {});
+    const r = await call(gw, 'POST', `/api/providers/${conn.id}/test`, { body: {} });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ valid: true, error: null, statusCode: 200 });
     expect(typeof (r.json as { latencyMs: number }).latencyMs).toBe('number');
@@ -558,7 +536,7 @@ describe('/api/providers', () => {
       name: 'wrong-key',
       apiKey: 'wrong',
     });
-    const r = await call(gw, 'POST', `/api/providers/${conn.id}/test`, {});
+    const r = await call(gw, 'POST', `/api/providers/${conn.id}/test`, { body: {} });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ valid: false, statusCode: 401 });
     expect((r.json as { error: string }).error).toMatch(/401/);
@@ -567,9 +545,9 @@ describe('/api/providers', () => {
     };
     expect(got.connection).toMatchObject({ testStatus: 'error', errorCode: '401' });
 
-    const fix = await call(gw, 'PUT', `/api/providers/${conn.id}`, { apiKey: 'right' });
+    const fix = await call(gw, 'PUT', `/api/providers/${conn.id}`, { body: { apiKey: 'right' } });
     expect(fix.status).toBe(200);
-    const again = await call(gw, 'POST', `/api/providers/${conn.id}/test`, {});
+    const again = await call(gw, 'POST', `/api/providers/${conn.id}/test`, { body: {} });
     expect(again.json).toMatchObject({ valid: true, statusCode: 200 });
     const after = (await call(gw, 'GET', `/api/providers/${conn.id}`)).json as {
       connection: ConnectionView;
@@ -580,7 +558,9 @@ describe('/api/providers', () => {
   it('POST /:id/test with a validationModelId probes a chat completion', async () => {
     const conn = await createConnection(gw, { provider: node.id, name: 'test-chat', apiKey: 'k' });
     const r = await call(gw, 'POST', `/api/providers/${conn.id}/test`, {
-      validationModelId: 'gpt-4o-mini',
+      body: {
+        validationModelId: 'gpt-4o-mini',
+      },
     });
     expect(r.json).toMatchObject({ valid: true });
     const probe = mock.requests.find(
@@ -588,7 +568,9 @@ describe('/api/providers', () => {
     );
     expect(probe?.body).toMatchObject({ model: 'gpt-4o-mini' });
     const fail = await call(gw, 'POST', `/api/providers/${conn.id}/test`, {
-      validationModelId: 'fail-500',
+      body: {
+        validationModelId: 'fail-500',
+      },
     });
     expect(fail.json).toMatchObject({ valid: false, statusCode: 500 });
   });
@@ -611,10 +593,8 @@ describe('/api/providers', () => {
       'm-beta',
     ]);
     // The discovered models reach the client catalogue.
-    const res = await fetch(`${gw.url}/v1/models`, {
-      headers: { authorization: `Bearer ${gw.adminKey}` },
-    });
-    const ids = ((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id);
+    const res = await call(gw, 'GET', '/v1/models');
+    const ids = (res.json as { data: { id: string }[] }).data.map((m) => m.id);
     expect(ids).toEqual(expect.arrayContaining(['pm/m-alpha', 'pm/m-beta']));
   });
 
@@ -623,14 +603,18 @@ describe('/api/providers', () => {
     // A key no stored connection has: only the validated one can make this pass.
     keyed.configure({ apiKey: 'validate-only' });
     const ok = await call(gw, 'POST', '/api/providers/validate', {
-      provider: keyedNode.id,
-      apiKey: 'validate-only',
+      body: {
+        provider: keyedNode.id,
+        apiKey: 'validate-only',
+      },
     });
     expect(ok.status).toBe(200);
     expect(ok.json).toMatchObject({ valid: true, error: null, method: 'models' });
     const bad = await call(gw, 'POST', '/api/providers/validate', {
-      provider: keyedNode.id,
-      apiKey: 'right',
+      body: {
+        provider: keyedNode.id,
+        apiKey: 'right',
+      },
     });
     expect(bad.status).toBe(200);
     expect(bad.json).toMatchObject({ valid: false });
@@ -638,35 +622,41 @@ describe('/api/providers', () => {
     const after = await queryDb(gw.dbUrl, 'SELECT count(*)::int AS n FROM provider_connections');
     expect(after[0].n).toBe(count[0].n);
 
-    const invalid = await call(gw, 'POST', '/api/providers/validate', { apiKey: 'x' });
+    const invalid = await call(gw, 'POST', '/api/providers/validate', { body: { apiKey: 'x' } });
     expect(invalid.status).toBe(400);
-    expect(fieldsOf(invalid)).toContain('provider');
+    expect(fieldsOf(invalid.json)).toContain('provider');
     const unknown = await call(gw, 'POST', '/api/providers/validate', {
-      provider: 'nope',
-      apiKey: 'x',
+      body: {
+        provider: 'nope',
+        apiKey: 'x',
+      },
     });
     expect(unknown.status).toBe(400);
   });
 
   it('rejects requests without credentials (401)', async () => {
-    expect((await call(gw, 'GET', '/api/providers', undefined, false)).status).toBe(401);
+    expect((await call(gw, 'GET', '/api/providers', { key: null })).status).toBe(401);
     expect(
-      (await call(gw, 'POST', '/api/providers', { provider: 'openai', name: 'n' }, false)).status,
+      (
+        await call(gw, 'POST', '/api/providers', {
+          body: { provider: 'openai', name: 'n' },
+          key: null,
+        })
+      ).status,
     ).toBe(401);
     expect(
-      (await call(gw, 'POST', '/api/providers/validate', { provider: 'openai' }, false)).status,
+      (
+        await call(gw, 'POST', '/api/providers/validate', {
+          body: { provider: 'openai' },
+          key: null,
+        })
+      ).status,
     ).toBe(401);
   });
 });
 
 describe('SSRF protection (ALLOW_PRIVATE_UPSTREAMS=false)', () => {
-  let gw: TestApp;
-  beforeAll(async () => {
-    gw = await startTestApp({ env: { ALLOW_PRIVATE_UPSTREAMS: 'false' } });
-  });
-  afterAll(async () => {
-    await gw?.close();
-  });
+  const { gw } = useGateway({ app: { env: { ALLOW_PRIVATE_UPSTREAMS: 'false' } }, mock: false });
 
   const privateUrls = [
     'http://127.0.0.1:9/v1',
@@ -682,24 +672,28 @@ describe('SSRF protection (ALLOW_PRIVATE_UPSTREAMS=false)', () => {
 
   it.each(privateUrls)('refuses a node with baseUrl %s (400 SSRF_BLOCKED)', async (baseUrl) => {
     const r = await call(gw, 'POST', '/api/provider-nodes', {
-      name: 'evil',
-      prefix: 'evil',
-      baseUrl,
+      body: {
+        name: 'evil',
+        prefix: 'evil',
+        baseUrl,
+      },
     });
     expect(r.status).toBe(400);
-    expect(codeOf(r)).toBe('SSRF_BLOCKED');
-    expect((r.json as ErrorBody).error.message).toMatch(/private|reserved/i);
+    expect(codeOf(r.json)).toBe('SSRF_BLOCKED');
+    expect((r.json as ManagementError).error.message).toMatch(/private|reserved/i);
   });
 
   it('refuses obfuscated loopback forms too (400, never stored)', async () => {
     for (const baseUrl of ['http://2130706433/v1', 'http://0x7f000001/v1', 'http://127.1/v1']) {
       const r = await call(gw, 'POST', '/api/provider-nodes', {
-        name: 'evil',
-        prefix: 'evil',
-        baseUrl,
+        body: {
+          name: 'evil',
+          prefix: 'evil',
+          baseUrl,
+        },
       });
       expect({ baseUrl, status: r.status }).toEqual({ baseUrl, status: 400 });
-      expect(['SSRF_BLOCKED', 'VALIDATION_FAILED']).toContain(codeOf(r));
+      expect(['SSRF_BLOCKED', 'VALIDATION_FAILED']).toContain(codeOf(r.json));
     }
   });
 
@@ -716,10 +710,12 @@ describe('SSRF protection (ALLOW_PRIVATE_UPSTREAMS=false)', () => {
     });
     expect(node.baseUrl).toBe('http://8.8.8.8/v1');
     const moved = await call(gw, 'PUT', `/api/provider-nodes/${node.id}`, {
-      baseUrl: 'http://169.254.169.254/latest',
+      body: {
+        baseUrl: 'http://169.254.169.254/latest',
+      },
     });
     expect(moved.status).toBe(400);
-    expect(codeOf(moved)).toBe('SSRF_BLOCKED');
+    expect(codeOf(moved.json)).toBe('SSRF_BLOCKED');
     const got = (await call(gw, 'GET', `/api/provider-nodes/${node.id}`)).json as {
       node: NodeView;
     };
@@ -733,12 +729,14 @@ describe('SSRF protection (ALLOW_PRIVATE_UPSTREAMS=false)', () => {
       'http://localhost:1/v1',
     ]) {
       const r = await call(gw, 'POST', '/api/providers', {
-        provider: 'openai',
-        name: 'proxied',
-        apiKey: 'sk-x',
-        providerSpecificData: { baseUrl },
+        body: {
+          provider: 'openai',
+          name: 'proxied',
+          apiKey: 'sk-x',
+          providerSpecificData: { baseUrl },
+        },
       });
-      expect({ baseUrl, status: r.status, code: codeOf(r) }).toEqual({
+      expect({ baseUrl, status: r.status, code: codeOf(r.json) }).toEqual({
         baseUrl,
         status: 400,
         code: 'SSRF_BLOCKED',
@@ -752,10 +750,12 @@ describe('SSRF protection (ALLOW_PRIVATE_UPSTREAMS=false)', () => {
 
     const conn = await createConnection(gw, { provider: 'openai', name: 'plain', apiKey: 'sk-x' });
     const put = await call(gw, 'PUT', `/api/providers/${conn.id}`, {
-      providerSpecificData: { baseUrl: 'http://127.0.0.1:11434/v1' },
+      body: {
+        providerSpecificData: { baseUrl: 'http://127.0.0.1:11434/v1' },
+      },
     });
     expect(put.status).toBe(400);
-    expect(codeOf(put)).toBe('SSRF_BLOCKED');
+    expect(codeOf(put.json)).toBe('SSRF_BLOCKED');
     const got = (await call(gw, 'GET', `/api/providers/${conn.id}`)).json as {
       connection: ConnectionView;
     };
@@ -774,7 +774,7 @@ describe('SSRF protection (ALLOW_PRIVATE_UPSTREAMS=false)', () => {
         [id, mock.baseUrl],
       );
       const conn = await createConnection(gw, { provider: id, name: 'legacy', apiKey: 'k' });
-      const r = await call(gw, 'POST', `/api/providers/${conn.id}/test`, {});
+      const r = await call(gw, 'POST', `/api/providers/${conn.id}/test`, { body: {} });
       expect(r.status).toBe(200);
       expect(r.json).toMatchObject({ valid: false, statusCode: null });
       expect(mock.count).toBe(0);
@@ -785,11 +785,13 @@ describe('SSRF protection (ALLOW_PRIVATE_UPSTREAMS=false)', () => {
 
   it('refuses /validate with a private baseUrl', async () => {
     const r = await call(gw, 'POST', '/api/providers/validate', {
-      provider: 'openai',
-      apiKey: 'sk-x',
-      baseUrl: 'http://169.254.169.254/v1',
+      body: {
+        provider: 'openai',
+        apiKey: 'sk-x',
+        baseUrl: 'http://169.254.169.254/v1',
+      },
     });
     expect(r.status).toBe(400);
-    expect(codeOf(r)).toBe('SSRF_BLOCKED');
+    expect(codeOf(r.json)).toBe('SSRF_BLOCKED');
   });
 });

@@ -1,34 +1,12 @@
 import OpenAI from 'openai';
-import { startTestApp, type TestApp } from '../support/app';
-import { startMockUpstream, type MockUpstream } from '../support/mock-upstream';
+import { useGateway } from '../support/fixtures';
+import { addMockNode } from '../support/gateway-client';
 
 describe('smoke', () => {
-  let gw: TestApp;
-  let mock: MockUpstream;
-  beforeAll(async () => {
-    mock = await startMockUpstream();
-    gw = await startTestApp();
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await mock?.close();
-  });
+  const { gw, mock } = useGateway();
 
   it('serves a chat completion through a node', async () => {
-    const h = { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' };
-    const n = await fetch(`${gw.url}/api/provider-nodes`, {
-      method: 'POST',
-      headers: h,
-      body: JSON.stringify({ name: 'mock', prefix: 'mock', baseUrl: mock.baseUrl }),
-    });
-    const node = (await n.json()) as { node: { id: string } };
-    expect(n.status).toBe(201);
-    const c = await fetch(`${gw.url}/api/providers`, {
-      method: 'POST',
-      headers: h,
-      body: JSON.stringify({ provider: node.node.id, name: 'a', apiKey: 'sk-up' }),
-    });
-    expect(c.status).toBe(201);
+    await addMockNode(gw, 'mock', mock.baseUrl);
     const client = new OpenAI({ apiKey: gw.adminKey, baseURL: `${gw.url}/v1`, maxRetries: 0 });
     const r = await client.chat.completions.create({
       model: 'mock/gpt-4o-mini',
