@@ -261,7 +261,7 @@ describe('login lockout', () => {
     await other?.close();
   });
   // After the hook above: afterAll hooks run in declaration order, so `other` closes first.
-  const { gw } = useGateway({ mock: false });
+  const { gw } = useGateway({ app: { redis: true }, mock: false }); // the lockout lives in Redis;
 
   it('locks the client IP after 5 failures: 429 with Retry-After even for the right password', async () => {
     for (let i = 1; i <= 5; i++) {
@@ -291,7 +291,7 @@ describe('login lockout', () => {
     } finally {
       r.disconnect();
     }
-    other = await startTestApp({ dbUrl: gw.dbUrl, redisPrefix: gw.redisPrefix });
+    other = await startTestApp({ dbUrl: gw.dbUrl, redisPrefix: gw.redisPrefix, redis: true });
     const locked = await login(other, ADMIN_PASSWORD);
     expect(locked.status).toBe(429);
     expect(locked.headers.get('retry-after')).toMatch(/^\d+$/);

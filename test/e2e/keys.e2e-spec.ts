@@ -342,8 +342,9 @@ describe('/api/keys revocation across replicas', () => {
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {
-    a = await startTestApp();
-    b = await startTestApp({ dbUrl: a.dbUrl, redisPrefix: a.redisPrefix });
+    // Replicas share revocations through Redis pub/sub: Redis even in the memory-store run.
+    a = await startTestApp({ redis: true });
+    b = await startTestApp({ dbUrl: a.dbUrl, redisPrefix: a.redisPrefix, redis: true });
   });
   afterAll(async () => {
     await b?.close();

@@ -85,7 +85,10 @@ describe('operations', () => {
       };
       expect(body.status).toBe('ok');
       expect(body.info.database).toEqual({ status: 'up' });
-      expect(body.info.kv).toEqual({ status: 'up', kind: 'redis' });
+      expect(body.info.kv).toEqual({
+        status: 'up',
+        kind: process.env.OMNI_TEST_NO_REDIS === '1' ? 'memory' : 'redis',
+      });
       expect(body.error).toEqual({});
     });
   });

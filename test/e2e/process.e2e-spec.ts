@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -85,7 +86,7 @@ describe('the gateway as a process (dist/src/main.js)', () => {
   });
 
   it('applies migrations with the migration CLI (the Helm hook) and then finds none pending', async () => {
-    const name = `omni_t_${runId()}_cli_${process.pid}`;
+    const name = `omni_t_${runId()}_cli_${randomBytes(4).toString('hex')}`;
     await adminQuery(`CREATE DATABASE ${name}`);
     const cli = resolve(MAIN, '../database/migrate.cli.js');
     const run = (): string =>
@@ -105,7 +106,7 @@ describe('the gateway as a process (dist/src/main.js)', () => {
   });
 
   it('lets two replicas start together on a fresh database: migrations run once, one admin key', async () => {
-    const name = `omni_t_${runId()}_race_${process.pid}`;
+    const name = `omni_t_${runId()}_race_${randomBytes(4).toString('hex')}`;
     await adminQuery(`CREATE DATABASE ${name}`);
     const env = {
       DATABASE_URL: dbUrl(name),

@@ -8,6 +8,9 @@ import { adminQuery, dbUrl } from './db';
  * (CREATE DATABASE … TEMPLATE), so runs and test files never share rows.
  */
 export default async function globalSetup(): Promise<void> {
+  if (process.env.OMNI_TEST_RUN) {
+    return; // already set up by another project of this run (e2e and e2e-memory share it)
+  }
   const run = `${Date.now().toString(36)}${process.pid.toString(36)}`;
   process.env.OMNI_TEST_RUN = run;
   const tpl = `omni_t_${run}_tpl`;
