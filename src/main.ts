@@ -8,6 +8,7 @@ setFlagsFromString('--heap-growing-percent=50');
 setFlagsFromString('--max-semi-space-size=8');
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.setup';
+import { HotPathSlot } from './common/http/hot-path.slot';
 import { createRootLogger } from './common/logging/logger';
 import { EnvValidationError, validateEnv, type Env } from './config/env.schema';
 
@@ -36,6 +37,7 @@ async function bootstrap(): Promise<void> {
     stopping = true;
     logger.log(`${signal}: draining (up to ${env.SHUTDOWN_TIMEOUT_MS} ms)`);
     const fastify = app.getHttpAdapter().getInstance();
+    app.get(HotPathSlot).closing = true;
     // 1. Stop accepting; in-flight requests and streams finish (bounded).
     const drained = fastify.close().then(() => true);
     const timedOut = new Promise<boolean>((r) =>

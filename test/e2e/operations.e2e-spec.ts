@@ -1,3 +1,4 @@
+import { HotPathSlot } from '../../src/common/http/hot-path.slot';
 import { useGateway } from '../support/fixtures';
 import {
   call,
@@ -418,5 +419,29 @@ describe('body size limit (MAX_BODY_SIZE_MB=1)', () => {
     const r = await fetch(`${gw.url}/health/live`);
     expect(r.status).toBe(200);
     await r.arrayBuffer();
+  });
+});
+
+describe('while shutting down', () => {
+  const { gw } = useGateway({ mock: false });
+
+  it('answers new client-API requests 503 with Connection: close (the management API is Fastify’s 503)', async () => {
+    gw.app.get(HotPathSlot).closing = true;
+    try {
+      const res = await fetch(`${gw.url}/v1/models`, {
+        headers: { authorization: `Bearer ${gw.adminKey}` },
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('connection')).toBe('close');
+      const body = (await res.json()) as { error: { type: string; message: string } };
+      expect(body.error.type).toBe('server_error');
+      expect(body.error.message).toMatch(/shutting down/);
+    } finally {
+      gw.app.get(HotPathSlot).closing = false;
+    }
+    expect(
+      (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${gw.adminKey}` } }))
+        .status,
+    ).toBe(200);
   });
 });

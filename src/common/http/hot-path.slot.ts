@@ -9,6 +9,8 @@ export type HotPathHandler = (req: IncomingMessage, res: ServerResponse) => bool
  */
 export class HotPathSlot {
   handler?: HotPathHandler;
+  /** Set at shutdown: new client-API requests get 503 and `Connection: close` while in-flight ones drain. */
+  closing = false;
 
   dispatch(req: IncomingMessage, res: ServerResponse): boolean {
     return this.handler ? this.handler(req, res) : false;

@@ -98,6 +98,17 @@ export class HotPath implements OnModuleInit {
       return false; // Fastify answers 404/405 in the right shape
     }
     const id = requestIdFrom(req.headers['x-request-id']);
+    if (this.slot.closing) {
+      const r = renderError(
+        new AppError('SHUTTING_DOWN', 'UNAVAILABLE', 'Server is shutting down'),
+        'openai',
+        id,
+      );
+      sendJson({ res, baseHeaders: { 'x-request-id': id } }, r.status, r.body, {
+        connection: 'close',
+      });
+      return true;
+    }
     const baseHeaders: Record<string, string> = {
       'x-request-id': id,
       'x-content-type-options': 'nosniff',
