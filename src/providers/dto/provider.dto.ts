@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import {
   IsBoolean,
   IsIn,
@@ -78,54 +78,16 @@ export class CreateProviderDto {
   providerSpecificData?: Record<string, unknown>;
 }
 
-export class UpdateProviderDto {
-  @ApiPropertyOptional({ minLength: 1, maxLength: 200 })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  name?: string;
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsString()
-  @MaxLength(10_000)
-  apiKey?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 100 })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  priority?: number;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, nullable: true })
-  @IsOptional()
-  @ValidateIf((_o, v) => v !== null)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  globalPriority?: number | null;
-
+/** Partial update: any field of a connection but its provider; `defaultModel: null` clears it. */
+export class UpdateProviderDto extends PartialType(
+  OmitType(CreateProviderDto, ['provider', 'defaultModel'] as const),
+) {
   @ApiPropertyOptional({ nullable: true })
   @IsOptional()
   @ValidateIf((_o, v) => v !== null)
   @IsString()
   @MaxLength(300)
   defaultModel?: string | null;
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsBoolean()
-  isActive?: boolean;
-
-  @ApiPropertyOptional({
-    type: 'object',
-    additionalProperties: true,
-    description: 'Merged into the stored object',
-  })
-  @IsOptional()
-  @IsObject()
-  providerSpecificData?: Record<string, unknown>;
 }
 
 export class ValidateProviderDto {
