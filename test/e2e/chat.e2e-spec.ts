@@ -580,3 +580,26 @@ describe('account choice and fallback within a provider', () => {
     b.setFault(null);
   });
 });
+
+describe('REQUIRE_API_KEY=false', () => {
+  const { gw, mock } = useGateway({ app: { env: { REQUIRE_API_KEY: 'false' } } });
+
+  it('lets a keyless request through (metered without a key) but still rejects a wrong key', async () => {
+    await addMockNode(gw, 'open', mock.baseUrl);
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'keyless-1' },
+      body: JSON.stringify({ model: 'open/gpt-4o-mini', messages: MESSAGES, stream: false }),
+    });
+    expect(res.status).toBe(200);
+    await res.json();
+    const rows = await usageRows(gw, 'request_id = $1', ['keyless-1']);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].api_key_id).toBeNull();
+    expect((await fetch(`${gw.url}/v1/models`)).status).toBe(200);
+    const wrong = await fetch(`${gw.url}/v1/models`, {
+      headers: { authorization: 'Bearer sk-not-a-real-key-000000' },
+    });
+    expect(wrong.status).toBe(401);
+  });
+});
