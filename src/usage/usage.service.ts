@@ -93,6 +93,8 @@ export class UsageService implements OnModuleInit, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
   private failing = false;
+  /** Records dropped from the head of the buffer (full buffer), so a drain in flight removes the right ones. */
+  private headDrops = 0;
 
   constructor(
     private readonly ds: DataSource,
@@ -124,6 +126,7 @@ export class UsageService implements OnModuleInit, OnModuleDestroy {
   record(e: UsageEvent): void {
     if (this.buffer.length >= this.env.USAGE_BUFFER_MAX) {
       this.buffer.shift();
+      this.headDrops++;
       this.metrics.usageDropped.inc();
     }
     // Kept as one flat string: a buffered record costs the garbage collector almost nothing.
@@ -169,6 +172,7 @@ export class UsageService implements OnModuleInit, OnModuleDestroy {
   private async drain(): Promise<void> {
     while (this.buffer.length) {
       const batch = this.buffer.slice(0, BATCH);
+      const dropsBefore = this.headDrops;
       try {
         await this.insert(batch);
       } catch (e) {
@@ -184,7 +188,8 @@ export class UsageService implements OnModuleInit, OnModuleDestroy {
         this.logger.log('usage writes recovered');
         this.failing = false;
       }
-      this.buffer.splice(0, batch.length);
+      // Records of this batch that a full buffer dropped meanwhile are already gone from the head.
+      this.buffer.splice(0, Math.max(0, batch.length - (this.headDrops - dropsBefore)));
       this.metrics.usageWritten.inc(batch.length);
       this.metrics.usageBuffered.set(this.buffer.length);
     }
