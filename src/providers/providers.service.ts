@@ -36,6 +36,7 @@ import {
 import {
   EMPTY_TABLE,
   authHeaders,
+  chatRequestHeaders,
   joinUrl,
   type ProviderTarget,
   type RoutableConnection,
@@ -187,6 +188,7 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
         auth: ep.auth,
         dialect: ep.dialect,
         apiType: ep.apiType,
+        requestHeaders: chatRequestHeaders(ep.auth, apiKey),
         models,
       });
       connections.set(r.provider, list);

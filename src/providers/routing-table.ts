@@ -14,6 +14,8 @@ export interface RoutableConnection {
   dialect: Dialect;
   /** What the endpoint serves (`chat` for built-in providers). */
   apiType: string;
+  /** Request headers for a JSON (`json`) or SSE (`stream`) call, built once per routing-table version. */
+  requestHeaders: { json: Record<string, string>; stream: Record<string, string> };
   models: readonly string[];
 }
 
@@ -55,4 +57,16 @@ export function authHeaders(auth: AuthStyle, apiKey: string | null): Record<stri
 
 export function joinUrl(base: string, path: string): string {
   return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
+}
+
+/** The request headers of a chat call to a connection, for both answer kinds. */
+export function chatRequestHeaders(
+  auth: AuthStyle,
+  apiKey: string | null,
+): RoutableConnection['requestHeaders'] {
+  const base = { 'content-type': 'application/json', ...authHeaders(auth, apiKey) };
+  return {
+    json: { ...base, accept: 'application/json' },
+    stream: { ...base, accept: 'text/event-stream' },
+  };
 }

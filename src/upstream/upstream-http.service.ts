@@ -93,12 +93,28 @@ export class UpstreamHttp implements OnApplicationShutdown {
     }
   }
 
+  /** Parsed upstream URLs (a handful per connection), so the hot path does not parse one per call. */
+  private readonly targets = new Map<string, { origin: string; path: string }>();
+
+  private target(raw: string): { origin: string; path: string } {
+    let t = this.targets.get(raw);
+    if (!t) {
+      const url = new URL(raw);
+      this.assertLiteralHost(url);
+      t = { origin: url.origin, path: url.pathname + url.search };
+      if (this.targets.size > 5_000) {
+        this.targets.clear();
+      }
+      this.targets.set(raw, t);
+    }
+    return t;
+  }
+
   async request(req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
-    const url = new URL(req.url);
-    this.assertLiteralHost(url);
+    const { origin, path } = this.target(req.url);
     return this.agent.request({
-      origin: url.origin,
-      path: url.pathname + url.search,
+      origin,
+      path,
       method: req.method ?? 'POST',
       headers: req.headers,
       body: req.body,

@@ -6,7 +6,7 @@ import type { Principal } from '@/common/guards/api-key.auth';
 import { MetricsService } from '@/common/metrics/metrics.service';
 import { Env } from '@/config/env.schema';
 import { ProvidersService, upstreamMessage } from '@/providers/providers.service';
-import { authHeaders, type RoutableConnection } from '@/providers/routing-table';
+import type { RoutableConnection } from '@/providers/routing-table';
 import { UpstreamHttp, transportError } from '@/upstream/upstream-http.service';
 import { UsageService, type UsageEvent } from '@/usage/usage.service';
 import { AccountSelector, retryAfterMs } from '@/gateway/routing/account-selector';
@@ -277,11 +277,7 @@ export class ChatService {
     try {
       res = await this.upstream.request({
         url: conn.chatUrl,
-        headers: {
-          'content-type': 'application/json',
-          accept: call.stream ? 'text/event-stream' : 'application/json',
-          ...authHeaders(conn.auth, conn.apiKey),
-        },
+        headers: call.stream ? conn.requestHeaders.stream : conn.requestHeaders.json,
         body: JSON.stringify(body),
         signal: abort,
       });

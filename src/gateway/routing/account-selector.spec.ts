@@ -20,6 +20,7 @@ function conn(id: string): RoutableConnection {
     auth: 'bearer',
     dialect: 'openai',
     apiType: 'chat',
+    requestHeaders: { json: {}, stream: {} },
     models: ['gpt-4o'],
   };
 }

@@ -48,6 +48,7 @@ function conn(provider: string, models: string[]): RoutableConnection {
     auth: 'bearer',
     dialect: 'openai',
     apiType: 'chat',
+    requestHeaders: { json: {}, stream: {} },
     models,
   };
 }
