@@ -5,20 +5,44 @@ import { AppError, type ErrorCategory } from '@/common/errors/app-error';
 import type { Principal } from '@/common/guards/api-key.auth';
 import { MetricsService } from '@/common/metrics/metrics.service';
 import { Env } from '@/config/env.schema';
-import { ProvidersService, upstreamMessage } from '@/providers/providers.service';
-import type { RoutableConnection } from '@/providers/routing-table';
-import { UpstreamHttp, transportError } from '@/upstream/upstream-http.service';
-import { UsageService, type UsageEvent } from '@/usage/usage.service';
+import { fromAnthropicUsage } from '@/gateway/dialects/anthropic/response';
+import {
+  EMPTY_USAGE,
+  type CanonicalRequest,
+  type CanonicalUsage,
+} from '@/gateway/dialects/canonical';
+import {
+  ANTHROPIC,
+  OPENAI_CHAT,
+  upstreamCodec,
+  type DialectCodec,
+} from '@/gateway/dialects/codecs';
+import { fromOpenAiUsage } from '@/gateway/dialects/openai-chat/common';
+import { sendJson, type HotRequest } from '@/gateway/http/hot-request';
 import { AccountSelector, retryAfterMs } from '@/gateway/routing/account-selector';
 import { isModelAllowed } from '@/gateway/routing/model-allowlist';
 import { resolveModel, type ResolvedModel } from '@/gateway/routing/model-resolver';
 import { Heartbeats } from '@/gateway/streaming/heartbeat';
-import { OpenAiSseTap, extractUsage, type StreamUsage } from '@/gateway/streaming/openai-sse-tap';
-import { sendJson, type HotRequest } from '@/gateway/http/hot-request';
-import { parseChatRequest, type ChatCall } from './openai-chat.request';
+import { extractUsage } from '@/gateway/streaming/openai-sse-tap';
+import {
+  AnthropicPassPipe,
+  OpenAiPassPipe,
+  TranslatePipe,
+  type StreamPipe,
+} from '@/gateway/streaming/stream-pipes';
+import { ProvidersService, upstreamMessage } from '@/providers/providers.service';
+import type { RoutableConnection } from '@/providers/routing-table';
+import { UpstreamHttp, transportError } from '@/upstream/upstream-http.service';
+import { UsageService, type UsageEvent } from '@/usage/usage.service';
+import { parseChatRequest } from './openai-chat.request';
 
-const SURFACE = 'openai-chat';
-const DONE_EVENT = Buffer.from('data: [DONE]\n\n');
+/** The client dialects the chat pipeline serves. */
+export type ChatSurface = 'openai-chat' | 'anthropic';
+
+const CLIENT_CODECS: Record<ChatSurface, DialectCodec> = {
+  'openai-chat': OPENAI_CHAT,
+  anthropic: ANTHROPIC,
+};
 
 type Attempt = { done: true } | { done: false; retryable: boolean; error: AppError };
 
@@ -36,10 +60,23 @@ class ClientGone extends EventEmitter {
   }
 }
 
+/** What the client asked, in its own dialect. */
+interface ClientCall {
+  surface: ChatSurface;
+  model: string;
+  stream: boolean;
+  /** OpenAI clients: a usage chunk in the stream was asked for. */
+  includeUsage: boolean;
+  /** The parsed body, this request's own (mutated in place for pass-through). */
+  body: Record<string, unknown>;
+  /** The canonical form, read when the request must be translated. */
+  canonical?: CanonicalRequest;
+}
+
 interface Ctx {
   h: HotRequest;
   principal: Principal;
-  call: ChatCall;
+  call: ClientCall;
   resolved: ResolvedModel;
   abort: ClientGone;
 }
@@ -66,26 +103,53 @@ function categoryFor(status: number): ErrorCategory {
   return 'INVALID_INPUT';
 }
 
-function usageNumbers(
-  u: StreamUsage | undefined,
-): Pick<UsageEvent, 'tokensInput' | 'tokensOutput' | 'tokensCacheRead' | 'tokensReasoning'> {
-  const n = (v: unknown): number =>
-    typeof v === 'number' && Number.isFinite(v) ? Math.max(0, Math.round(v)) : 0;
+function ledgerUsage(
+  u: CanonicalUsage,
+): Pick<
+  UsageEvent,
+  'tokensInput' | 'tokensOutput' | 'tokensCacheRead' | 'tokensCacheCreation' | 'tokensReasoning'
+> {
   return {
-    tokensInput: n(u?.prompt_tokens),
-    tokensOutput: n(u?.completion_tokens),
-    tokensCacheRead: n(u?.prompt_tokens_details?.cached_tokens),
-    tokensReasoning: n(u?.completion_tokens_details?.reasoning_tokens),
+    tokensInput: u.inputTokens,
+    tokensOutput: u.outputTokens,
+    tokensCacheRead: u.cacheReadTokens,
+    tokensCacheCreation: u.cacheCreationTokens,
+    tokensReasoning: u.reasoningTokens,
+  };
+}
+
+/** The client's request read in its dialect: validation errors are 4xx in that dialect. */
+function readCall(surface: ChatSurface, h: HotRequest): ClientCall {
+  if (surface === 'openai-chat') {
+    const c = parseChatRequest(h.body, h.headers.accept);
+    return {
+      surface,
+      model: c.model,
+      stream: c.stream,
+      includeUsage: c.clientWantsStreamUsage,
+      body: c.body,
+    };
+  }
+  const canonical = ANTHROPIC.fromRequest(h.body);
+  return {
+    surface,
+    model: canonical.model,
+    stream: canonical.stream,
+    includeUsage: false,
+    body: h.body as Record<string, unknown>,
+    canonical,
   };
 }
 
 /**
- * The OpenAI Chat Completions path: resolve `prefix/model`, pick an account (fill-first, skipping
- * accounts cooling down), call the upstream once per account with an abort signal tied to the
- * client socket, and pass the body or SSE bytes through. Retryable failures (429, 5xx, 401/403,
- * network, timeout) move to the next account before any byte reaches the client; a stream that
- * fails after its first byte ends with an OpenAI error event, never a silent close. Every attempt
- * is recorded in the usage ledger off the request path.
+ * The chat pipeline for every client dialect it serves (OpenAI Chat, Anthropic Messages): resolve
+ * `prefix/model`, pick an account (fill-first, skipping accounts cooling down), call the upstream
+ * once per account with an abort signal tied to the client socket. Same dialect on both sides:
+ * the body and the stream bytes pass through (only `model` is rewritten); different dialects: the
+ * request, the answer and the stream are translated through the canonical form. Retryable failures
+ * (429, 5xx, 401/403, network, timeout) move to the next account before any byte reaches the client;
+ * a stream that fails after its first byte ends with the client dialect's error event. Every
+ * attempt is recorded in the usage ledger off the request path.
  */
 @Injectable()
 export class ChatService {
@@ -102,11 +166,11 @@ export class ChatService {
     this.heartbeats = new Heartbeats(env.SSE_HEARTBEAT_MS);
   }
 
-  async handle(h: HotRequest): Promise<void> {
+  async handle(h: HotRequest, surface: ChatSurface = 'openai-chat'): Promise<void> {
     const principal = h.principal;
     let provider = 'none';
     try {
-      const call = parseChatRequest(h.body, h.headers.accept);
+      const call = readCall(surface, h);
       const table = this.providers.routing();
       const resolved = resolveModel(call.model, table);
       provider = resolved.target.id;
@@ -122,13 +186,11 @@ export class ChatService {
         candidates = candidates.filter((c) => allowed.has(c.id));
       }
       const kind = candidates?.[0];
-      if (kind && (kind.dialect !== 'openai' || kind.apiType !== 'chat')) {
+      if (kind && kind.apiType !== 'chat') {
         throw new AppError(
           'UNSUPPORTED_PROVIDER',
           'INVALID_INPUT',
-          kind.dialect !== 'openai'
-            ? `Provider "${resolved.target.alias}" speaks the ${kind.dialect} protocol; /v1/chat/completions is forwarded to OpenAI-compatible chat endpoints only`
-            : `Provider "${resolved.target.alias}" is a ${kind.apiType} endpoint, not a chat endpoint`,
+          `Provider "${resolved.target.alias}" is a ${kind.apiType} endpoint, not a chat endpoint`,
           { param: 'model' },
         );
       }
@@ -162,13 +224,13 @@ export class ChatService {
         }
       }
     } catch (e) {
-      this.observe(provider, e instanceof AppError ? e.status : 500, h.startedAt);
+      this.observe(surface, provider, e instanceof AppError ? e.status : 500, h.startedAt);
       throw e;
     }
   }
 
-  private observe(provider: string, status: number, startedAt: number): void {
-    this.metrics.recordRequest(SURFACE, provider, status, (performance.now() - startedAt) / 1000);
+  private observe(surface: ChatSurface, provider: string, status: number, startedAt: number): void {
+    this.metrics.recordRequest(surface, provider, status, (performance.now() - startedAt) / 1000);
   }
 
   private exhausted(
@@ -220,41 +282,53 @@ export class ChatService {
   private usageBase(
     ctx: Ctx,
     conn: RoutableConnection,
-  ): Omit<
+  ): Pick<
     UsageEvent,
-    | 'status'
-    | 'success'
-    | 'latencyMs'
-    | 'ttftMs'
-    | 'errorCode'
-    | 'tokensInput'
-    | 'tokensOutput'
-    | 'tokensCacheRead'
-    | 'tokensReasoning'
+    | 'requestId'
+    | 'apiKeyId'
+    | 'apiKeyName'
+    | 'surface'
+    | 'provider'
+    | 'model'
+    | 'connectionId'
+    | 'stream'
   > {
     return {
       requestId: ctx.h.id,
       apiKeyId: ctx.principal.id,
       apiKeyName: ctx.principal.name,
-      surface: SURFACE,
+      surface: ctx.call.surface,
       provider: conn.provider,
       model: ctx.resolved.upstreamModel,
       connectionId: conn.id,
       stream: ctx.call.stream,
-      tokensCacheCreation: 0,
     };
+  }
+
+  /** The upstream body: the client's own with `model` rewritten, or a translation. */
+  private upstreamBody(ctx: Ctx, codec: DialectCodec): string {
+    const { call, resolved } = ctx;
+    if (codec.id === call.surface) {
+      const body = call.body;
+      body.model = resolved.upstreamModel;
+      if (call.surface === 'openai-chat' && call.stream && !call.includeUsage) {
+        // metering: ask for the usage chunk (hidden from a client that did not ask for it)
+        body.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
+      }
+      return JSON.stringify(body);
+    }
+    call.canonical ??= CLIENT_CODECS[call.surface].fromRequest(call.body);
+    return JSON.stringify(
+      codec.toRequest({ ...call.canonical, model: resolved.upstreamModel, stream: call.stream }),
+    );
   }
 
   private async attempt(ctx: Ctx, conn: RoutableConnection): Promise<Attempt> {
     const { call, resolved, abort } = ctx;
-    // The parsed body is this request's own: set the upstream fields in place (no copies).
-    const body = call.body;
-    body.model = resolved.upstreamModel;
-    if (call.stream && !call.clientWantsStreamUsage) {
-      body.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
-    }
+    const codec = upstreamCodec(conn.dialect);
+    const passThrough = codec.id === call.surface;
     const t0 = performance.now();
-    this.metrics.observeOverhead(SURFACE, (t0 - ctx.h.startedAt) / 1000);
+    this.metrics.observeOverhead(call.surface, (t0 - ctx.h.startedAt) / 1000);
     const base = this.usageBase(ctx, conn);
     const fail = (
       status: number,
@@ -264,7 +338,7 @@ export class ChatService {
     ): Attempt => {
       this.usage.record({
         ...base,
-        ...usageNumbers(undefined),
+        ...ledgerUsage(EMPTY_USAGE),
         status,
         success: false,
         latencyMs: performance.now() - t0,
@@ -278,7 +352,7 @@ export class ChatService {
       res = await this.upstream.request({
         url: conn.chatUrl,
         headers: call.stream ? conn.requestHeaders.stream : conn.requestHeaders.json,
-        body: JSON.stringify(body),
+        body: this.upstreamBody(ctx, codec),
         signal: abort,
       });
     } catch (e) {
@@ -329,7 +403,20 @@ export class ChatService {
 
     const contentType = String(res.headers['content-type'] ?? '');
     if (call.stream && contentType.includes('text/event-stream')) {
-      return this.pipeStream(ctx, conn, res.body, t0, ttfb, base);
+      const pipe: StreamPipe = passThrough
+        ? call.surface === 'anthropic'
+          ? new AnthropicPassPipe()
+          : new OpenAiPassPipe(!call.includeUsage)
+        : new TranslatePipe(
+            codec.decoder(),
+            CLIENT_CODECS[call.surface].encoder({
+              id: ctx.h.id,
+              model: resolved.upstreamModel,
+              created: Math.floor(Date.now() / 1000),
+              includeUsage: call.includeUsage,
+            }),
+          );
+      return this.pipeStream(ctx, conn, res.body, pipe, t0, ttfb, base);
     }
     let buf: Buffer;
     try {
@@ -346,38 +433,65 @@ export class ChatService {
         ttfb,
       );
     }
-    const usage = extractUsage(buf);
+    let usage: CanonicalUsage;
+    let payload: Buffer;
+    try {
+      if (passThrough) {
+        payload = buf;
+        usage =
+          codec.id === 'anthropic'
+            ? fromAnthropicUsage((JSON.parse(buf.toString('utf8')) as { usage?: unknown }).usage)
+            : fromOpenAiUsage(extractUsage(buf));
+      } else {
+        const canonical = codec.fromResponse(JSON.parse(buf.toString('utf8')));
+        usage = canonical.usage;
+        payload = Buffer.from(JSON.stringify(CLIENT_CODECS[call.surface].toResponse(canonical)));
+      }
+    } catch (e) {
+      const err =
+        e instanceof AppError
+          ? e
+          : new AppError(
+              'UPSTREAM_INVALID_RESPONSE',
+              'UPSTREAM_ERROR',
+              `Upstream ${resolved.target.alias} sent a body that is not valid JSON`,
+            );
+      this.selector.fail(conn.id, 'server');
+      return fail(err.status, err, true, ttfb);
+    }
     const latency = performance.now() - t0;
-    const nums = usageNumbers(usage);
     this.selector.succeed(conn.id);
     this.usage.record({
       ...base,
-      ...nums,
+      ...ledgerUsage(usage),
       status: res.statusCode,
       success: true,
       latencyMs: latency,
       ttftMs: latency,
       errorCode: null,
     });
-    this.countTokens(conn.provider, nums);
-    sendJson(ctx.h, res.statusCode, buf, {
-      'content-type': contentType || 'application/json',
+    this.countTokens(conn.provider, usage);
+    sendJson(ctx.h, res.statusCode, payload, {
+      'content-type': passThrough && contentType ? contentType : 'application/json',
       'x-omniroute-provider': resolved.target.alias,
       'x-omniroute-model': resolved.upstreamModel,
       'x-omniroute-latency-ms': String(Math.round(performance.now() - ctx.h.startedAt)),
-      'x-omniroute-tokens-in': String(nums.tokensInput),
-      'x-omniroute-tokens-out': String(nums.tokensOutput),
+      'x-omniroute-tokens-in': String(
+        usage.inputTokens + usage.cacheReadTokens + usage.cacheCreationTokens,
+      ),
+      'x-omniroute-tokens-out': String(usage.outputTokens),
     });
-    this.observe(conn.provider, res.statusCode, ctx.h.startedAt);
+    this.observe(call.surface, conn.provider, res.statusCode, ctx.h.startedAt);
     return { done: true };
   }
 
-  private countTokens(provider: string, nums: { tokensInput: number; tokensOutput: number }): void {
-    if (nums.tokensInput) {
-      this.metrics.tokens.inc({ provider, direction: 'input' }, nums.tokensInput);
+  private countTokens(provider: string, u: CanonicalUsage): void {
+    const input = u.inputTokens + u.cacheReadTokens + u.cacheCreationTokens;
+    if (input) {
+      this.metrics.tokens.inc({ provider, direction: 'input' }, input);
     }
-    if (nums.tokensOutput) {
-      this.metrics.tokens.inc({ provider, direction: 'output' }, nums.tokensOutput);
+    if (u.outputTokens) {
+      this.metrics.tokens.inc({ provider, direction: 'output' }, u.outputTokens);
     }
   }
 
@@ -386,6 +500,7 @@ export class ChatService {
     ctx: Ctx,
     conn: RoutableConnection,
     body: Readable,
+    pipe: StreamPipe,
     t0: number,
     ttfb: number,
     base: ReturnType<ChatService['usageBase']>,
@@ -401,7 +516,6 @@ export class ChatService {
       'x-omniroute-provider': resolved.target.alias,
       'x-omniroute-model': resolved.upstreamModel,
     });
-    const tap = new OpenAiSseTap(!ctx.call.clientWantsStreamUsage);
     const beat = this.heartbeats.add(raw);
     let firstChunkAt: number | null = null;
     // Bytes for the client are gathered for one event-loop turn and written together: when the
@@ -437,7 +551,7 @@ export class ChatService {
       };
       const onData = (chunk: Buffer): void => {
         firstChunkAt ??= performance.now();
-        const out = tap.push(chunk);
+        const out = pipe.push(chunk);
         if (out && out.length) {
           pending.push(out);
           if (!flushScheduled) {
@@ -447,60 +561,41 @@ export class ChatService {
         }
       };
       body.on('data', onData);
-      body.once('end', () => {
-        const out = tap.end();
-        if (out && out.length) {
-          pending.push(out);
-        }
-        done();
-      });
+      body.once('end', () => done());
       body.once('error', done);
     });
     this.heartbeats.remove(beat);
-    const state = tap.state;
+    const { tail, outcome } = pipe.finish(abort.aborted ? undefined : failure);
     let status = 200;
     let errorCode: string | null = null;
     if (abort.aborted) {
       status = 499;
       errorCode = 'CLIENT_CLOSED';
-    } else if (failure || state.upstreamError || !(state.sawDone || state.sawFinish)) {
+    } else if (!outcome.completed) {
       status = failure?.status ?? 502;
-      errorCode =
-        failure?.code ??
-        (state.upstreamError ? 'UPSTREAM_STREAM_ERROR' : 'UPSTREAM_STREAM_INCOMPLETE');
-      if (!state.upstreamError) {
-        const message = failure
-          ? `Upstream stream failed: ${failure.message}`
-          : 'Upstream stream ended before completion';
-        pending.push(
-          Buffer.from(
-            `data: ${JSON.stringify({ error: { message, type: 'server_error', code: errorCode.toLowerCase() } })}\n\n`,
-          ),
-        );
-      }
+      errorCode = outcome.errorCode;
       this.selector.fail(conn.id, 'server');
     } else {
-      if (!state.sawDone) {
-        pending.push(DONE_EVENT);
-      }
       this.selector.succeed(conn.id);
+    }
+    if (tail && !abort.aborted) {
+      pending.push(tail);
     }
     if (!raw.writableEnded) {
       raw.end(pending.length ? Buffer.concat(pending) : undefined);
     }
     pending = [];
-    const nums = usageNumbers(state.usage);
-    this.countTokens(conn.provider, nums);
+    this.countTokens(conn.provider, outcome.usage);
     this.usage.record({
       ...base,
-      ...nums,
+      ...ledgerUsage(outcome.usage),
       status,
       success: status === 200,
       latencyMs: performance.now() - t0,
       ttftMs: firstChunkAt !== null ? firstChunkAt - t0 : ttfb,
       errorCode,
     });
-    this.observe(conn.provider, status, ctx.h.startedAt);
+    this.observe(ctx.call.surface, conn.provider, status, h.startedAt);
     return { done: true };
   }
 }

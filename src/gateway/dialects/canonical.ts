@@ -16,8 +16,7 @@
 export type DialectId = 'openai-chat' | 'anthropic' | 'gemini' | 'responses' | 'ollama';
 
 export type ImageSource =
-  | { kind: 'url'; url: string }
-  | { kind: 'base64'; mediaType: string; data: string };
+  { kind: 'url'; url: string } | { kind: 'base64'; mediaType: string; data: string };
 
 /**
  * Reasoning. `signature` (Anthropic) or `thoughtSignature` (Gemini) are opaque and kept byte for

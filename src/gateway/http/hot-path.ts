@@ -16,8 +16,14 @@ import { sendJson, type HotRequest } from './hot-request';
 /** Client-API paths and their aliases (reference §1.1). */
 export const CHAT_PATHS = ['/v1/chat/completions', '/chat/completions', '/v1/v1/chat/completions'];
 export const MODELS_PATHS = ['/v1/models', '/models', '/v1/v1/models'];
+export const MESSAGES_PATHS = ['/v1/messages', '/v1/v1/messages'];
 
-type Route = { method: 'GET' | 'POST'; handle: (h: HotRequest) => Promise<void> | void };
+type Route = {
+  method: 'GET' | 'POST';
+  /** The dialect its errors are rendered in. */
+  dialect: 'openai' | 'anthropic';
+  handle: (h: HotRequest) => Promise<void> | void;
+};
 
 /** `/a//b/` → `/a/b` (the same leniency Fastify is configured with). */
 function normalisePath(url: string): { path: string; search: string } {
@@ -63,11 +69,23 @@ export class HotPath implements OnModuleInit {
 
   onModuleInit(): void {
     for (const p of CHAT_PATHS) {
-      this.routes.set(p, { method: 'POST', handle: (h) => this.chat.handle(h) });
+      this.routes.set(p, {
+        method: 'POST',
+        dialect: 'openai',
+        handle: (h) => this.chat.handle(h, 'openai-chat'),
+      });
+    }
+    for (const p of MESSAGES_PATHS) {
+      this.routes.set(p, {
+        method: 'POST',
+        dialect: 'anthropic',
+        handle: (h) => this.chat.handle(h, 'anthropic'),
+      });
     }
     for (const p of MODELS_PATHS) {
       this.routes.set(p, {
         method: 'GET',
+        dialect: 'openai',
         handle: (h) => {
           sendJson(h, 200, this.models.list(h.principal));
           this.metrics.recordRequest(
@@ -101,7 +119,7 @@ export class HotPath implements OnModuleInit {
     if (this.slot.closing) {
       const r = renderError(
         new AppError('SHUTTING_DOWN', 'UNAVAILABLE', 'Server is shutting down'),
-        'openai',
+        route.dialect,
         id,
       );
       sendJson({ res, baseHeaders: { 'x-request-id': id } }, r.status, r.body, {
@@ -139,11 +157,11 @@ export class HotPath implements OnModuleInit {
       }
       await route.handle(h);
     } catch (e) {
-      this.fail(h, e);
+      this.fail(h, e, route.dialect);
     }
   }
 
-  private fail(h: HotRequest, e: unknown): void {
+  private fail(h: HotRequest, e: unknown, dialect: 'openai' | 'anthropic'): void {
     const err = toAppError(e);
     if (err.code === 'INTERNAL') {
       this.logger.error(
@@ -161,7 +179,7 @@ export class HotPath implements OnModuleInit {
       h.res.end();
       return;
     }
-    const r = renderError(err, 'openai', h.id);
+    const r = renderError(err, dialect, h.id);
     sendJson(h, r.status, r.body, r.headers);
     if (err.status === 413 || err.code === 'UNSUPPORTED_MEDIA_TYPE') {
       // The rest of an unread body must not be taken for the next request on this connection.

@@ -1,0 +1,67 @@
+import { fromAnthropicRequest, toAnthropicRequest } from '@/gateway/dialects/anthropic/request';
+import { fromAnthropicResponse, toAnthropicResponse } from '@/gateway/dialects/anthropic/response';
+import {
+  AnthropicStreamDecoder,
+  AnthropicStreamEncoder,
+} from '@/gateway/dialects/anthropic/stream';
+import type {
+  CanonicalRequest,
+  CanonicalResponse,
+  DialectId,
+  StreamDecoder,
+  StreamEncoder,
+} from '@/gateway/dialects/canonical';
+import { fromOpenAiChatRequest, toOpenAiChatRequest } from '@/gateway/dialects/openai-chat/request';
+import {
+  fromOpenAiChatResponse,
+  toOpenAiChatResponse,
+} from '@/gateway/dialects/openai-chat/response';
+import {
+  OpenAiChatStreamDecoder,
+  OpenAiChatStreamEncoder,
+} from '@/gateway/dialects/openai-chat/stream';
+import type { Dialect } from '@/providers/registry';
+
+export interface EncoderOptions {
+  id: string;
+  model: string;
+  created: number;
+  /** OpenAI: the client asked for a usage chunk. */
+  includeUsage: boolean;
+}
+
+/** One dialect's pure mappers, behind one interface (the pipeline never names a provider). */
+export interface DialectCodec {
+  readonly id: DialectId;
+  fromRequest(body: unknown): CanonicalRequest;
+  toRequest(req: CanonicalRequest): Record<string, unknown>;
+  fromResponse(body: unknown): CanonicalResponse;
+  toResponse(res: CanonicalResponse): Record<string, unknown>;
+  decoder(): StreamDecoder;
+  encoder(opts: EncoderOptions): StreamEncoder;
+}
+
+export const OPENAI_CHAT: DialectCodec = {
+  id: 'openai-chat',
+  fromRequest: fromOpenAiChatRequest,
+  toRequest: toOpenAiChatRequest,
+  fromResponse: fromOpenAiChatResponse,
+  toResponse: toOpenAiChatResponse,
+  decoder: () => new OpenAiChatStreamDecoder(),
+  encoder: (o) => new OpenAiChatStreamEncoder(o),
+};
+
+export const ANTHROPIC: DialectCodec = {
+  id: 'anthropic',
+  fromRequest: fromAnthropicRequest,
+  toRequest: toAnthropicRequest,
+  fromResponse: fromAnthropicResponse,
+  toResponse: toAnthropicResponse,
+  decoder: () => new AnthropicStreamDecoder(),
+  encoder: (o) => new AnthropicStreamEncoder({ id: o.id, model: o.model }),
+};
+
+/** The codec an upstream connection speaks. */
+export function upstreamCodec(dialect: Dialect): DialectCodec {
+  return dialect === 'anthropic' ? ANTHROPIC : OPENAI_CHAT;
+}

@@ -1,0 +1,293 @@
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { UsageService } from '../../src/usage/usage.service';
+import { queryDb } from '../support/db';
+import {
+  startFixtureUpstream,
+  readFixture,
+  type FixtureUpstream,
+} from '../support/fixture-upstream';
+import { useGateway } from '../support/fixtures';
+import { admin } from '../support/gateway-client';
+
+const ANSWER = 'The capital of France is Paris — famous for the Eiffel Tower.';
+const WEATHER = { city: 'Paris', unit: 'celsius' };
+const TIME = { timezone: 'Europe/Paris' };
+
+function fixtureJson(dialect: 'anthropic' | 'openai-chat', file: string): Record<string, unknown> {
+  return JSON.parse(readFixture(dialect, file).toString('utf8')) as Record<string, unknown>;
+}
+
+/** The client request of a fixture case, aimed at a gateway model. */
+function anthropicRequest(
+  model: string,
+  fixtureCase: string,
+): Anthropic.MessageCreateParamsNonStreaming {
+  const body = fixtureJson('anthropic', `${fixtureCase}.request.json`);
+  delete body.stream;
+  return { ...body, model } as unknown as Anthropic.MessageCreateParamsNonStreaming;
+}
+
+function openAiRequest(
+  model: string,
+  fixtureCase: string,
+): OpenAI.ChatCompletionCreateParamsNonStreaming {
+  const body = fixtureJson('openai-chat', `${fixtureCase}.request.json`);
+  delete body.stream;
+  delete body.stream_options;
+  return { ...body, model } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming;
+}
+
+describe('Anthropic and OpenAI dialects through one gateway', () => {
+  const { gw } = useGateway({ mock: false });
+  let up: FixtureUpstream;
+  let anthropic: Anthropic;
+  let openai: OpenAI;
+
+  beforeAll(async () => {
+    up = await startFixtureUpstream({ apiKey: 'sk-upstream' });
+    const { node: ant } = await admin<{ node: { id: string } }>(gw, 'POST', '/api/provider-nodes', {
+      name: 'anthropic fixtures',
+      prefix: 'ant',
+      type: 'anthropic-compatible',
+      baseUrl: up.baseUrl,
+    });
+    await admin(gw, 'POST', '/api/providers', {
+      provider: ant.id,
+      name: 'a',
+      apiKey: 'sk-upstream',
+    });
+    const { node: oai } = await admin<{ node: { id: string } }>(gw, 'POST', '/api/provider-nodes', {
+      name: 'openai fixtures',
+      prefix: 'oai',
+      baseUrl: up.baseUrl,
+    });
+    await admin(gw, 'POST', '/api/providers', {
+      provider: oai.id,
+      name: 'a',
+      apiKey: 'sk-upstream',
+    });
+    anthropic = new Anthropic({ apiKey: gw.adminKey, baseURL: gw.url, maxRetries: 0 });
+    openai = new OpenAI({ apiKey: gw.adminKey, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await up?.close();
+  });
+  beforeEach(() => up.reset());
+
+  describe('Anthropic client → Anthropic upstream (pass-through)', () => {
+    it('forwards the body with only the model rewritten and returns the upstream bytes untouched', async () => {
+      const res = await fetch(`${gw.url}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'x-api-key': gw.adminKey,
+          'content-type': 'application/json',
+          'anthropic-version': '2023-06-01',
+        },
+        body: JSON.stringify(anthropicRequest('ant/parallel-tool-calls', 'parallel-tool-calls')),
+      });
+      expect(res.status).toBe(200);
+      expect(
+        Buffer.from(await res.arrayBuffer()).equals(
+          readFixture('anthropic', 'parallel-tool-calls.response.json'),
+        ),
+      ).toBe(true);
+      const sent = up.lastRequest()!;
+      expect(sent.url).toBe('/v1/messages');
+      expect(sent.headers['x-api-key']).toBe('sk-upstream');
+      expect(sent.body.model).toBe('parallel-tool-calls');
+      expect(sent.body.system[0].cache_control).toEqual({ type: 'ephemeral' }); // untouched
+    });
+
+    it('streams the upstream SSE bytes untouched to the official SDK', async () => {
+      const stream = anthropic.messages.stream({
+        ...anthropicRequest('ant/parallel-tool-calls', 'parallel-tool-calls'),
+      });
+      const final = await stream.finalMessage();
+      const tools = final.content.filter((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use');
+      expect(tools.map((t) => [t.name, t.input])).toEqual([
+        ['get_weather', WEATHER],
+        ['get_time', TIME],
+      ]);
+      const raw = await fetch(`${gw.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': gw.adminKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...anthropicRequest('ant/thinking', 'thinking'), stream: true }),
+      });
+      expect(
+        Buffer.from(await raw.arrayBuffer()).equals(
+          readFixture('anthropic', 'thinking.stream.sse'),
+        ),
+      ).toBe(true);
+    });
+
+    it('records the usage the upstream reported, cache tokens apart', async () => {
+      await anthropic.messages.create(
+        anthropicRequest('ant/parallel-tool-calls', 'parallel-tool-calls'),
+        {
+          headers: { 'x-request-id': 'ant-usage-1' },
+        },
+      );
+      await gw.app.get(UsageService).flush();
+      const [row] = await queryDb(gw.dbUrl, 'SELECT * FROM usage_records WHERE request_id = $1', [
+        'ant-usage-1',
+      ]);
+      const usage = fixtureJson('anthropic', 'parallel-tool-calls.response.json').usage as Record<
+        string,
+        number
+      >;
+      expect(row).toMatchObject({
+        surface: 'anthropic',
+        tokens_input: usage.input_tokens,
+        tokens_output: usage.output_tokens,
+        tokens_cache_read: usage.cache_read_input_tokens,
+        tokens_cache_creation: usage.cache_creation_input_tokens,
+      });
+    });
+  });
+
+  describe('Anthropic client → OpenAI upstream (translated)', () => {
+    it('answers a non-stream message in the Anthropic shape', async () => {
+      const msg = await anthropic.messages.create(anthropicRequest('oai/text', 'text'));
+      expect(msg.type).toBe('message');
+      expect(msg.role).toBe('assistant');
+      expect(msg.content).toEqual([expect.objectContaining({ type: 'text', text: ANSWER })]);
+      expect(msg.stop_reason).toBe('end_turn');
+      const sent = up.lastRequest()!;
+      expect(sent.url).toBe('/v1/chat/completions');
+      expect(sent.headers.authorization).toBe('Bearer sk-upstream');
+      expect(sent.body.messages[0]).toEqual({
+        role: 'system',
+        content: expect.stringContaining('geography'),
+      });
+    });
+
+    it('streams parallel tool calls whose arguments arrive intact', async () => {
+      const stream = anthropic.messages.stream(
+        anthropicRequest('oai/parallel-tool-calls', 'parallel-tool-calls'),
+      );
+      const final = await stream.finalMessage();
+      const tools = final.content.filter((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use');
+      expect(tools.map((t) => [t.name, t.input])).toEqual([
+        ['get_weather', WEATHER],
+        ['get_time', TIME],
+      ]);
+      expect(final.stop_reason).toBe('tool_use');
+    });
+
+    it('renders an upstream 429 in the Anthropic error shape with its status', async () => {
+      await expect(
+        anthropic.messages.create(anthropicRequest('oai/fail-429', 'text')),
+      ).rejects.toMatchObject({
+        status: 429,
+        error: { type: 'error', error: { type: 'rate_limit_error' } },
+      });
+    });
+  });
+
+  describe('OpenAI client → Anthropic upstream (translated)', () => {
+    it('answers a non-stream completion in the OpenAI shape', async () => {
+      const r = await openai.chat.completions.create(openAiRequest('ant/text', 'text'));
+      expect(r.object).toBe('chat.completion');
+      expect(r.choices[0].message.content).toBe(ANSWER);
+      expect(r.choices[0].finish_reason).toBe('stop');
+      const sent = up.lastRequest()!;
+      expect(sent.url).toBe('/v1/messages');
+      expect(sent.headers['anthropic-version']).toBe('2023-06-01');
+      expect(typeof sent.body.max_tokens).toBe('number');
+    });
+
+    it('streams parallel tool calls with their argument deltas in order', async () => {
+      const stream = await openai.chat.completions.create({
+        ...openAiRequest('ant/parallel-tool-calls', 'parallel-tool-calls'),
+        stream: true,
+      });
+      const args = new Map<number, { name: string; args: string }>();
+      let finish: string | null = null;
+      for await (const chunk of stream) {
+        for (const tc of chunk.choices[0]?.delta?.tool_calls ?? []) {
+          const cur = args.get(tc.index) ?? { name: '', args: '' };
+          cur.name += tc.function?.name ?? '';
+          cur.args += tc.function?.arguments ?? '';
+          args.set(tc.index, cur);
+        }
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+      }
+      expect([...args.values()].map((a) => [a.name, JSON.parse(a.args) as unknown])).toEqual([
+        ['get_weather', WEATHER],
+        ['get_time', TIME],
+      ]);
+      expect(finish).toBe('tool_calls');
+    });
+
+    it('ends a stream whose upstream fails mid-way with an error the SDK raises', async () => {
+      const stream = await openai.chat.completions.create({
+        ...openAiRequest('ant/midstream-error', 'text'),
+        stream: true,
+      });
+      await expect(
+        (async () => {
+          for await (const _ of stream) {
+            /* consume */
+          }
+        })(),
+      ).rejects.toThrow();
+    });
+  });
+
+  describe('bad input on /v1/messages gets the Anthropic error shape', () => {
+    const post = (
+      body: unknown,
+      headers: Record<string, string> = { 'x-api-key': gw.adminKey },
+    ): Promise<Response> =>
+      fetch(`${gw.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+
+    it.each([
+      [
+        'no credentials',
+        { model: 'ant/text', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] },
+        {},
+        401,
+        'authentication_error',
+      ],
+      ['malformed JSON', '{"model":', undefined, 400, 'invalid_request_error'],
+      [
+        'a missing max_tokens',
+        { model: 'ant/text', messages: [{ role: 'user', content: 'hi' }] },
+        undefined,
+        400,
+        'invalid_request_error',
+      ],
+      [
+        'an unknown content block type',
+        {
+          model: 'ant/text',
+          max_tokens: 5,
+          messages: [{ role: 'user', content: [{ type: 'hologram' }] }],
+        },
+        undefined,
+        400,
+        'invalid_request_error',
+      ],
+      [
+        'an unknown model',
+        { model: 'nope/x', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] },
+        undefined,
+        404,
+        'not_found_error',
+      ],
+    ])('rejects %s', async (_name, body, headers, status, type) => {
+      const res = await post(body, headers);
+      expect(res.status).toBe(status);
+      const j = (await res.json()) as { type: string; error: { type: string; message: string } };
+      expect(j.type).toBe('error');
+      expect(j.error.type).toBe(type);
+      expect(j.error.message.length).toBeGreaterThan(3);
+      expect(up.count).toBe(0);
+    });
+  });
+});
