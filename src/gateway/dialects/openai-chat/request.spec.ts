@@ -554,8 +554,9 @@ describe(toOpenAiChatRequest.name, () => {
       toOpenAiChatRequest({ ...base, reasoning: { effort: 'minimal', budgetTokens: 32000 } })
         .reasoning_effort,
     ).toBe('minimal');
-    expect(toOpenAiChatRequest({ ...base, reasoning: { budgetTokens: 0 } }).reasoning_effort).toBe(
-      'none',
+    // thinking off: no reasoning_effort at all (non-reasoning models reject the field)
+    expect(toOpenAiChatRequest({ ...base, reasoning: { budgetTokens: 0 } })).not.toHaveProperty(
+      'reasoning_effort',
     );
     expect(
       toOpenAiChatRequest({ ...base, reasoning: { includeThoughts: true } }),

@@ -651,7 +651,8 @@ function effortOut(r: CanonicalRequest['reasoning']): ReasoningEffort | 'none' |
   if (r.budgetTokens === undefined) {
     return undefined;
   }
-  return r.budgetTokens <= 0 ? 'none' : budgetToEffort(r.budgetTokens);
+  // A zero budget (thinking off) sends no reasoning_effort: non-reasoning models reject the field.
+  return r.budgetTokens <= 0 ? undefined : budgetToEffort(r.budgetTokens);
 }
 
 function responseFormatOut(f: ResponseFormat): Obj {
