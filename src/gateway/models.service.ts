@@ -73,6 +73,29 @@ export class ModelsService {
     return list;
   }
 
+  /** `GET /api/tags` (Ollama): the same catalogue in Ollama's shape, chat models only. */
+  ollamaTags(principal: Principal): { models: Record<string, unknown>[] } {
+    const modified = new Date().toISOString();
+    return {
+      models: this.list(principal)
+        .data.filter((m) => m.type === 'chat')
+        .map((m) => ({
+          name: m.id,
+          model: m.id,
+          modified_at: modified,
+          size: 0,
+          digest: '',
+          details: {
+            format: 'remote',
+            family: m.owned_by,
+            families: [m.owned_by],
+            parameter_size: '',
+            quantization_level: '',
+          },
+        })),
+    };
+  }
+
   list(principal: Principal): { object: 'list'; data: OpenAiModel[] } {
     const data = this.all().filter((m) => isModelAllowed(principal.allowedModels, m.id, m.root));
     return { object: 'list', data };

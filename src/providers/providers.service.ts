@@ -430,10 +430,17 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
         let models: string[] | undefined;
         if (!model || baseOf.auth === 'x-api-key') {
           try {
-            const data = (JSON.parse(text) as { data?: { id?: unknown }[] }).data;
-            models = Array.isArray(data)
-              ? data.map((m) => m.id).filter((m): m is string => typeof m === 'string')
-              : undefined;
+            // OpenAI / Anthropic: {data:[{id}]}; Ollama /api/tags: {models:[{name}]}
+            const j = JSON.parse(text) as {
+              data?: { id?: unknown }[];
+              models?: { name?: unknown }[];
+            };
+            const list = Array.isArray(j.data)
+              ? j.data.map((m) => m.id)
+              : Array.isArray(j.models)
+                ? j.models.map((m) => m.name)
+                : undefined;
+            models = list?.filter((m): m is string => typeof m === 'string');
           } catch {
             models = undefined;
           }

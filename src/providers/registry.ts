@@ -1,5 +1,5 @@
 /** The wire protocol a provider speaks upstream. */
-export type Dialect = 'openai' | 'anthropic';
+export type Dialect = 'openai' | 'anthropic' | 'ollama';
 
 /** How the credential is presented upstream. */
 export type AuthStyle = 'bearer' | 'x-api-key' | 'none';
@@ -123,6 +123,18 @@ export const PROVIDERS: readonly ProviderDef[] = [
     baseUrl: 'https://api.cerebras.ai/v1',
     models: ['llama-3.3-70b', 'gpt-oss-120b', 'qwen-3-32b'],
   }),
+  {
+    id: 'ollama',
+    alias: 'ollama',
+    name: 'Ollama (local server; needs ALLOW_PRIVATE_UPSTREAMS=true for 127.0.0.1)',
+    dialect: 'ollama',
+    baseUrl: 'http://127.0.0.1:11434',
+    chatPath: '/api/chat',
+    modelsPath: '/api/tags',
+    auth: 'none',
+    requiresKey: false,
+    models: [],
+  },
 ];
 
 const byKey = new Map<string, ProviderDef>();

@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { UsageService } from '../../src/usage/usage.service';
 import { queryDb } from '../support/db';
@@ -66,6 +67,28 @@ describe('Anthropic and OpenAI dialects through one gateway', () => {
       provider: oai.id,
       name: 'a',
       apiKey: 'sk-upstream',
+    });
+    // Separate nodes for the fault tests: a failing account cools down, which must not leak.
+    for (const [prefix, type] of [
+      ['antfail', 'anthropic-compatible'],
+      ['oaifail', 'openai-compatible'],
+    ] as const) {
+      const { node } = await admin<{ node: { id: string } }>(gw, 'POST', '/api/provider-nodes', {
+        name: prefix,
+        prefix,
+        type,
+        baseUrl: up.baseUrl,
+      });
+      await admin(gw, 'POST', '/api/providers', {
+        provider: node.id,
+        name: 'a',
+        apiKey: 'sk-upstream',
+      });
+    }
+    await admin(gw, 'POST', '/api/providers', {
+      provider: 'ollama',
+      name: 'local',
+      providerSpecificData: { baseUrl: up.url },
     });
     anthropic = new Anthropic({ apiKey: gw.adminKey, baseURL: gw.url, maxRetries: 0 });
     openai = new OpenAI({ apiKey: gw.adminKey, baseURL: `${gw.url}/v1`, maxRetries: 0 });
@@ -177,7 +200,7 @@ describe('Anthropic and OpenAI dialects through one gateway', () => {
 
     it('renders an upstream 429 in the Anthropic error shape with its status', async () => {
       await expect(
-        anthropic.messages.create(anthropicRequest('oai/fail-429', 'text')),
+        anthropic.messages.create(anthropicRequest('oaifail/fail-429', 'text')),
       ).rejects.toMatchObject({
         status: 429,
         error: { type: 'error', error: { type: 'rate_limit_error' } },
@@ -222,7 +245,7 @@ describe('Anthropic and OpenAI dialects through one gateway', () => {
 
     it('ends a stream whose upstream fails mid-way with an error the SDK raises', async () => {
       const stream = await openai.chat.completions.create({
-        ...openAiRequest('ant/midstream-error', 'text'),
+        ...openAiRequest('antfail/midstream-error', 'text'),
         stream: true,
       });
       await expect(
@@ -232,6 +255,92 @@ describe('Anthropic and OpenAI dialects through one gateway', () => {
           }
         })(),
       ).rejects.toThrow();
+    });
+  });
+
+  describe('Ollama', () => {
+    const client = (): Ollama =>
+      new Ollama({ host: gw.url, headers: { authorization: `Bearer ${gw.adminKey}` } });
+
+    it('answers an Ollama client from an OpenAI upstream (non-stream)', async () => {
+      const r = await client().chat({
+        model: 'oai/text',
+        messages: [{ role: 'user', content: 'capital?' }],
+        stream: false,
+      });
+      expect(r.message.content).toBe(ANSWER);
+      expect(r.done).toBe(true);
+    });
+
+    it('streams parallel tool calls from an Anthropic upstream to an Ollama client as NDJSON', async () => {
+      const stream = await client().chat({
+        model: 'ant/parallel-tool-calls',
+        messages: [{ role: 'user', content: 'weather and time?' }],
+        stream: true,
+      });
+      const calls: [string, unknown][] = [];
+      let done = false;
+      for await (const part of stream) {
+        for (const c of part.message.tool_calls ?? []) {
+          calls.push([c.function.name, c.function.arguments]);
+        }
+        done ||= part.done;
+      }
+      expect(calls).toEqual([
+        ['get_weather', WEATHER],
+        ['get_time', TIME],
+      ]);
+      expect(done).toBe(true);
+    });
+
+    it('passes an Ollama upstream stream through untouched to an Ollama client', async () => {
+      const res = await fetch(`${gw.url}/api/chat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'ollama/thinking',
+          messages: [{ role: 'user', content: 'Is 391 prime?' }],
+          think: true,
+        }),
+      });
+      expect(res.headers.get('content-type')).toContain('application/x-ndjson');
+      expect(
+        Buffer.from(await res.arrayBuffer()).equals(
+          readFixture('ollama', 'thinking.stream.ndjson'),
+        ),
+      ).toBe(true);
+      expect(up.lastRequest()!.url).toBe('/api/chat');
+    });
+
+    it('answers an OpenAI client from an Ollama upstream, streamed and not', async () => {
+      const r = await openai.chat.completions.create({
+        model: 'ollama/text',
+        messages: [{ role: 'user', content: 'capital?' }],
+      });
+      expect(r.choices[0].message.content).toBe(ANSWER);
+      const stream = await openai.chat.completions.create({
+        model: 'ollama/text',
+        messages: [{ role: 'user', content: 'capital?' }],
+        stream: true,
+      });
+      let text = '';
+      for await (const c of stream) {
+        text += c.choices[0]?.delta?.content ?? '';
+      }
+      expect(text).toBe(ANSWER);
+      expect(up.lastRequest()!.body.stream).toBe(true);
+    });
+
+    it("lists the catalogue at /api/tags and rejects a bad body in Ollama's error shape", async () => {
+      const tags = await client().list();
+      expect(tags.models.map((m) => m.name)).toEqual(expect.arrayContaining(['oai/text']));
+      const res = await fetch(`${gw.url}/api/chat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'oai/text', messages: 'hi' }),
+      });
+      expect(res.status).toBe(400);
+      expect(typeof ((await res.json()) as { error: unknown }).error).toBe('string');
     });
   });
 

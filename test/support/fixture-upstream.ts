@@ -474,6 +474,109 @@ export async function startFixtureUpstream(
     req.on('error', () => {});
   }
 
+  /**
+   * Ollama (`POST /api/chat`, `GET /api/tags`): no key; streams by default as NDJSON
+   * (`ollama/<case>.stream.ndjson`), `stream: false` → `<case>.response.json`; errors `{error}`.
+   */
+  function ollama(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: Ctx,
+    path: string,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- whatever the client sent
+    body: any,
+    badJson: boolean,
+  ): void {
+    const fail = (status: number, error: string): void =>
+      sendJson(res, status, JSON.stringify({ error }));
+    if (path === '/api/tags') {
+      sendJson(
+        res,
+        200,
+        JSON.stringify({
+          models: modelIds.map((name) => ({
+            name,
+            model: name,
+            modified_at: MODEL_CREATED_AT,
+            size: 0,
+            digest: '',
+            details: {},
+          })),
+        }),
+      );
+      return;
+    }
+    if (req.method !== 'POST' || badJson || body === null || typeof body !== 'object') {
+      fail(400, 'invalid request body');
+      return;
+    }
+    if (typeof body.model !== 'string' || !body.model) {
+      fail(400, 'model is required');
+      return;
+    }
+    const selected = selectByModel(body.model as string);
+    const stream = body.stream !== false;
+    let fixtureCase: FixtureCase = 'text';
+    if (selected.kind === 'fault') {
+      switch (selected.name) {
+        case 'hang':
+          return;
+        case 'fail-429':
+          fail(429, 'too many requests (fixture fail-429)');
+          return;
+        case 'fail-400':
+          fail(400, 'invalid messages (fixture fail-400)');
+          return;
+        case 'midstream-error': {
+          if (!stream) {
+            break;
+          }
+          const lines = readFixture('ollama', 'text.stream.ndjson')
+            .toString('utf8')
+            .split('\n')
+            .filter(Boolean);
+          const head = lines.slice(0, Math.floor(lines.length / 2));
+          res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+          res.end(
+            `${head.join('\n')}\n${JSON.stringify({ error: 'model runner crashed (fixture midstream-error)' })}\n`,
+          );
+          return;
+        }
+        default:
+          fail(500, `internal error (fixture ${selected.name})`);
+          return;
+      }
+    } else {
+      fixtureCase = selected.name;
+    }
+    if (stream) {
+      const bytes = readFixture('ollama', `${fixtureCase}.stream.ndjson`);
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      if (chunkBytes === 0 || chunkBytes >= bytes.length) {
+        res.end(bytes);
+        return;
+      }
+      let offset = 0;
+      const next = (): void => {
+        if (res.destroyed) {
+          return;
+        }
+        const end = Math.min(offset + chunkBytes, bytes.length);
+        const piece = bytes.subarray(offset, end);
+        offset = end;
+        if (offset >= bytes.length) {
+          res.end(piece);
+          return;
+        }
+        res.write(piece);
+        later(ctx, chunkDelayMs, next);
+      };
+      next();
+      return;
+    }
+    sendJson(res, 200, readFixture('ollama', `${fixtureCase}.response.json`));
+  }
+
   function route(req: IncomingMessage, res: ServerResponse, ctx: Ctx, raw: Buffer): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -511,6 +614,11 @@ export async function startFixtureUpstream(
       } else {
         sendError(res, dialect, 404, 'not_found', `model: ${id}`, 'model_not_found');
       }
+      return;
+    }
+
+    if (path === '/api/chat' || path === '/api/tags') {
+      ollama(req, res, ctx, path, body, badJson);
       return;
     }
 

@@ -24,7 +24,7 @@ export function dialectForPath(url: string): Dialect {
   ) {
     return 'gemini';
   }
-  if (path.startsWith('/v1/api/') || path === '/api/tags') {
+  if (path.startsWith('/v1/api/') || path === '/api/tags' || path === '/api/chat') {
     return 'ollama';
   }
   if (

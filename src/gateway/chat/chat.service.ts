@@ -5,7 +5,6 @@ import { AppError, type ErrorCategory } from '@/common/errors/app-error';
 import type { Principal } from '@/common/guards/api-key.auth';
 import { MetricsService } from '@/common/metrics/metrics.service';
 import { Env } from '@/config/env.schema';
-import { fromAnthropicUsage } from '@/gateway/dialects/anthropic/response';
 import {
   EMPTY_USAGE,
   type CanonicalRequest,
@@ -13,6 +12,7 @@ import {
 } from '@/gateway/dialects/canonical';
 import {
   ANTHROPIC,
+  OLLAMA,
   OPENAI_CHAT,
   upstreamCodec,
   type DialectCodec,
@@ -25,9 +25,9 @@ import { resolveModel, type ResolvedModel } from '@/gateway/routing/model-resolv
 import { Heartbeats } from '@/gateway/streaming/heartbeat';
 import { extractUsage } from '@/gateway/streaming/openai-sse-tap';
 import {
-  AnthropicPassPipe,
   OpenAiPassPipe,
   TranslatePipe,
+  WatchPassPipe,
   type StreamPipe,
 } from '@/gateway/streaming/stream-pipes';
 import { ProvidersService, upstreamMessage } from '@/providers/providers.service';
@@ -37,11 +37,19 @@ import { UsageService, type UsageEvent } from '@/usage/usage.service';
 import { parseChatRequest } from './openai-chat.request';
 
 /** The client dialects the chat pipeline serves. */
-export type ChatSurface = 'openai-chat' | 'anthropic';
+export type ChatSurface = 'openai-chat' | 'anthropic' | 'ollama';
 
 const CLIENT_CODECS: Record<ChatSurface, DialectCodec> = {
   'openai-chat': OPENAI_CHAT,
   anthropic: ANTHROPIC,
+  ollama: OLLAMA,
+};
+
+/** Content type of a streamed answer per client dialect. */
+const STREAM_CONTENT_TYPE: Record<ChatSurface, string> = {
+  'openai-chat': 'text/event-stream; charset=utf-8',
+  anthropic: 'text/event-stream; charset=utf-8',
+  ollama: 'application/x-ndjson',
 };
 
 type Attempt = { done: true } | { done: false; retryable: boolean; error: AppError };
@@ -130,7 +138,7 @@ function readCall(surface: ChatSurface, h: HotRequest): ClientCall {
       body: c.body,
     };
   }
-  const canonical = ANTHROPIC.fromRequest(h.body);
+  const canonical = CLIENT_CODECS[surface].fromRequest(h.body);
   return {
     surface,
     model: canonical.model,
@@ -402,11 +410,23 @@ export class ChatService {
     }
 
     const contentType = String(res.headers['content-type'] ?? '');
-    if (call.stream && contentType.includes('text/event-stream')) {
+    if (
+      call.stream &&
+      (contentType.includes('text/event-stream') || contentType.includes('ndjson'))
+    ) {
+      const clientCodec = CLIENT_CODECS[call.surface];
       const pipe: StreamPipe = passThrough
-        ? call.surface === 'anthropic'
-          ? new AnthropicPassPipe()
-          : new OpenAiPassPipe(!call.includeUsage)
+        ? call.surface === 'openai-chat'
+          ? new OpenAiPassPipe(!call.includeUsage)
+          : new WatchPassPipe(
+              codec.decoder(),
+              clientCodec.encoder({
+                id: ctx.h.id,
+                model: resolved.upstreamModel,
+                created: 0,
+                includeUsage: false,
+              }),
+            )
         : new TranslatePipe(
             codec.decoder(),
             CLIENT_CODECS[call.surface].encoder({
@@ -439,9 +459,9 @@ export class ChatService {
       if (passThrough) {
         payload = buf;
         usage =
-          codec.id === 'anthropic'
-            ? fromAnthropicUsage((JSON.parse(buf.toString('utf8')) as { usage?: unknown }).usage)
-            : fromOpenAiUsage(extractUsage(buf));
+          codec.id === 'openai-chat'
+            ? fromOpenAiUsage(extractUsage(buf))
+            : codec.fromResponse(JSON.parse(buf.toString('utf8'))).usage;
       } else {
         const canonical = codec.fromResponse(JSON.parse(buf.toString('utf8')));
         usage = canonical.usage;
@@ -509,7 +529,7 @@ export class ChatService {
     const raw = h.res;
     raw.writeHead(200, {
       ...h.baseHeaders,
-      'content-type': 'text/event-stream; charset=utf-8',
+      'content-type': STREAM_CONTENT_TYPE[ctx.call.surface],
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',

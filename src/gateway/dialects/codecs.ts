@@ -20,6 +20,9 @@ import {
   OpenAiChatStreamDecoder,
   OpenAiChatStreamEncoder,
 } from '@/gateway/dialects/openai-chat/stream';
+import { fromOllamaRequest, toOllamaRequest } from '@/gateway/dialects/ollama/request';
+import { fromOllamaResponse, toOllamaResponse } from '@/gateway/dialects/ollama/response';
+import { OllamaStreamDecoder, OllamaStreamEncoder } from '@/gateway/dialects/ollama/stream';
 import type { Dialect } from '@/providers/registry';
 
 export interface EncoderOptions {
@@ -61,7 +64,23 @@ export const ANTHROPIC: DialectCodec = {
   encoder: (o) => new AnthropicStreamEncoder({ id: o.id, model: o.model }),
 };
 
+export const OLLAMA: DialectCodec = {
+  id: 'ollama',
+  fromRequest: fromOllamaRequest,
+  toRequest: toOllamaRequest,
+  fromResponse: fromOllamaResponse,
+  toResponse: toOllamaResponse,
+  decoder: () => new OllamaStreamDecoder(),
+  encoder: (o) => new OllamaStreamEncoder({ model: o.model }),
+};
+
+const BY_UPSTREAM: Record<Dialect, DialectCodec> = {
+  openai: OPENAI_CHAT,
+  anthropic: ANTHROPIC,
+  ollama: OLLAMA,
+};
+
 /** The codec an upstream connection speaks. */
 export function upstreamCodec(dialect: Dialect): DialectCodec {
-  return dialect === 'anthropic' ? ANTHROPIC : OPENAI_CHAT;
+  return BY_UPSTREAM[dialect];
 }

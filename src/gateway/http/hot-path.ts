@@ -17,11 +17,12 @@ import { sendJson, type HotRequest } from './hot-request';
 export const CHAT_PATHS = ['/v1/chat/completions', '/chat/completions', '/v1/v1/chat/completions'];
 export const MODELS_PATHS = ['/v1/models', '/models', '/v1/v1/models'];
 export const MESSAGES_PATHS = ['/v1/messages', '/v1/v1/messages'];
+export const OLLAMA_CHAT_PATHS = ['/v1/api/chat', '/api/chat'];
 
 type Route = {
   method: 'GET' | 'POST';
   /** The dialect its errors are rendered in. */
-  dialect: 'openai' | 'anthropic';
+  dialect: 'openai' | 'anthropic' | 'ollama';
   handle: (h: HotRequest) => Promise<void> | void;
 };
 
@@ -82,6 +83,21 @@ export class HotPath implements OnModuleInit {
         handle: (h) => this.chat.handle(h, 'anthropic'),
       });
     }
+    for (const p of OLLAMA_CHAT_PATHS) {
+      this.routes.set(p, {
+        method: 'POST',
+        dialect: 'ollama',
+        handle: (h) => this.chat.handle(h, 'ollama'),
+      });
+    }
+    this.routes.set('/api/tags', {
+      method: 'GET',
+      dialect: 'ollama',
+      handle: (h) => {
+        sendJson(h, 200, this.models.ollamaTags(h.principal));
+        this.metrics.recordRequest('models', 'none', 200, (performance.now() - h.startedAt) / 1000);
+      },
+    });
     for (const p of MODELS_PATHS) {
       this.routes.set(p, {
         method: 'GET',
@@ -161,7 +177,7 @@ export class HotPath implements OnModuleInit {
     }
   }
 
-  private fail(h: HotRequest, e: unknown, dialect: 'openai' | 'anthropic'): void {
+  private fail(h: HotRequest, e: unknown, dialect: Route['dialect']): void {
     const err = toAppError(e);
     if (err.code === 'INTERNAL') {
       this.logger.error(

@@ -104,10 +104,17 @@ class Watcher {
   }
 }
 
-/** Anthropic → Anthropic: the SSE bytes untouched, decoded on the side for usage and completion. */
-export class AnthropicPassPipe implements StreamPipe {
-  private readonly decoder = new AnthropicStreamDecoder();
+/**
+ * Same dialect (other than OpenAI): the upstream bytes untouched, decoded on the side for usage and
+ * completion; an unfinished stream gets the dialect's own error ending (from `terminal`).
+ */
+export class WatchPassPipe implements StreamPipe {
   private readonly watch = new Watcher();
+
+  constructor(
+    private readonly decoder: StreamDecoder,
+    private readonly terminal: StreamEncoder,
+  ) {}
 
   push(chunk: Buffer): Buffer | null {
     this.watch.see(this.decoder.push(chunk));
@@ -126,7 +133,7 @@ export class AnthropicPassPipe implements StreamPipe {
     const tail = sawUpstreamError
       ? null
       : Buffer.from(
-          new AnthropicStreamEncoder().abort(
+          this.terminal.abort(
             failure
               ? `Upstream stream failed: ${failure.message}`
               : 'Upstream stream ended before completion',
