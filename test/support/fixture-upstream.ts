@@ -542,7 +542,8 @@ export async function startFixtureUpstream(
           );
           return;
         }
-        default:
+        case 'fail-500':
+        case 'overloaded':
           fail(500, `internal error (fixture ${selected.name})`);
           return;
       }

@@ -1,9 +1,5 @@
 import type { AppError } from '@/common/errors/app-error';
 import {
-  AnthropicStreamDecoder,
-  AnthropicStreamEncoder,
-} from '@/gateway/dialects/anthropic/stream';
-import {
   EMPTY_USAGE,
   type CanonicalUsage,
   type StreamDecoder,
