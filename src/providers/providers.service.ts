@@ -215,8 +215,9 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
             : (NODE_PATHS[node.apiType as NodeApiType] ?? '/chat/completions')),
         modelsPath: node.modelsPath ?? '/models',
         auth: anthropic ? 'x-api-key' : 'bearer',
-        dialect: anthropic ? 'anthropic' : 'openai',
-        apiType: anthropic ? 'chat' : node.apiType,
+        // a `responses` node speaks the Responses protocol: a chat upstream in another dialect
+        dialect: anthropic ? 'anthropic' : node.apiType === 'responses' ? 'responses' : 'openai',
+        apiType: anthropic || node.apiType === 'responses' ? 'chat' : node.apiType,
         node,
       };
     }

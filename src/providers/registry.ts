@@ -1,5 +1,5 @@
 /** The wire protocol a provider speaks upstream. */
-export type Dialect = 'openai' | 'anthropic' | 'ollama';
+export type Dialect = 'openai' | 'anthropic' | 'ollama' | 'responses';
 
 /** How the credential is presented upstream. */
 export type AuthStyle = 'bearer' | 'x-api-key' | 'none';

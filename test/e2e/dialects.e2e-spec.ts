@@ -85,6 +85,17 @@ describe('Anthropic and OpenAI dialects through one gateway', () => {
         apiKey: 'sk-upstream',
       });
     }
+    const { node: rsp } = await admin<{ node: { id: string } }>(gw, 'POST', '/api/provider-nodes', {
+      name: 'responses fixtures',
+      prefix: 'rsp',
+      apiType: 'responses',
+      baseUrl: up.baseUrl,
+    });
+    await admin(gw, 'POST', '/api/providers', {
+      provider: rsp.id,
+      name: 'a',
+      apiKey: 'sk-upstream',
+    });
     await admin(gw, 'POST', '/api/providers', {
       provider: 'ollama',
       name: 'local',
@@ -255,6 +266,83 @@ describe('Anthropic and OpenAI dialects through one gateway', () => {
           }
         })(),
       ).rejects.toThrow();
+    });
+  });
+
+  describe('OpenAI Responses', () => {
+    it('answers responses.create from an OpenAI Chat upstream', async () => {
+      const r = await openai.responses.create({
+        model: 'oai/text',
+        input: 'What is the capital of France?',
+      });
+      expect(r.object).toBe('response');
+      expect(r.status).toBe('completed');
+      expect(r.output_text).toBe(ANSWER);
+      expect(up.lastRequest()!.url).toBe('/v1/chat/completions');
+    });
+
+    it('streams parallel function calls from an Anthropic upstream to the Responses stream helper', async () => {
+      const stream = openai.responses.stream({
+        model: 'ant/parallel-tool-calls',
+        input: "What's the weather in Paris right now, and what time is it there?",
+        tools: [
+          {
+            type: 'function',
+            name: 'get_weather',
+            parameters: { type: 'object', properties: {} },
+            strict: false,
+          },
+          {
+            type: 'function',
+            name: 'get_time',
+            parameters: { type: 'object', properties: {} },
+            strict: false,
+          },
+        ],
+      });
+      const final = await stream.finalResponse();
+      const calls = final.output.flatMap((o) => (o.type === 'function_call' ? [o] : []));
+      expect(calls.map((c) => [c.name, JSON.parse(c.arguments) as unknown])).toEqual([
+        ['get_weather', WEATHER],
+        ['get_time', TIME],
+      ]);
+    });
+
+    it('serves Codex CLI at /codex/responses and passes a Responses upstream stream through untouched', async () => {
+      const res = await fetch(`${gw.url}/codex/responses`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'rsp/thinking', input: 'Is 391 prime?', stream: true }),
+      });
+      expect(res.status).toBe(200);
+      expect(
+        Buffer.from(await res.arrayBuffer()).equals(
+          readFixture('responses', 'thinking.stream.sse'),
+        ),
+      ).toBe(true);
+      expect(up.lastRequest()!.url).toBe('/v1/responses');
+    });
+
+    it('answers an OpenAI Chat client from a Responses upstream', async () => {
+      const r = await openai.chat.completions.create({
+        model: 'rsp/text',
+        messages: [{ role: 'user', content: 'capital?' }],
+      });
+      expect(r.choices[0].message.content).toBe(ANSWER);
+      const sent = up.lastRequest()!;
+      expect(sent.url).toBe('/v1/responses');
+      expect(sent.body.store).toBe(false);
+    });
+
+    it('refuses previous_response_id with a clear 400 (the gateway stores no responses)', async () => {
+      await expect(
+        openai.responses.create({
+          model: 'oai/text',
+          input: 'hi',
+          previous_response_id: 'resp_123',
+        }),
+      ).rejects.toMatchObject({ status: 400 });
+      expect(up.count).toBe(0);
     });
   });
 

@@ -31,7 +31,7 @@ import { join } from 'node:path';
 /** Every dialect that has a directory under test/fixtures/dialects. */
 export type FixtureDialect = 'openai-chat' | 'anthropic' | 'gemini' | 'responses' | 'ollama';
 /** The dialects this server speaks. */
-export type UpstreamDialect = 'openai-chat' | 'anthropic';
+export type UpstreamDialect = 'openai-chat' | 'anthropic' | 'responses';
 
 export const FIXTURE_CASES = ['text', 'parallel-tool-calls', 'thinking', 'image-input'] as const;
 export type FixtureCase = (typeof FIXTURE_CASES)[number];
@@ -257,7 +257,7 @@ async function loadFixtures(): Promise<Fixtures> {
   const response = new Map<string, Buffer>();
   const stream = new Map<string, Buffer>();
   const key = (d: UpstreamDialect, c: FixtureCase): string => `${d}/${c}`;
-  const dialects: UpstreamDialect[] = ['openai-chat', 'anthropic'];
+  const dialects: UpstreamDialect[] = ['openai-chat', 'anthropic', 'responses'];
   await Promise.all(
     dialects.flatMap((d) =>
       FIXTURE_CASES.map(async (c) => {
@@ -276,6 +276,17 @@ async function loadFixtures(): Promise<Fixtures> {
     stream,
     midstream: {
       'openai-chat': openAiMidstreamError(stream.get(key('openai-chat', 'text'))!),
+      // Responses: the first half of the text stream's events, then the connection ends (no response.completed).
+      responses: Buffer.from(
+        stream
+          .get(key('responses', 'text'))!
+          .toString('utf8')
+          .split('\n\n')
+          .filter(Boolean)
+          .slice(0, 4)
+          .map((e) => `${e}\n\n`)
+          .join(''),
+      ),
       anthropic: anthropicError,
     },
   };
@@ -411,7 +422,7 @@ export async function startFixtureUpstream(
     res: ServerResponse,
     dialect: UpstreamDialect,
   ): boolean {
-    if (dialect === 'openai-chat') {
+    if (dialect !== 'anthropic') {
       const auth = req.headers.authorization;
       const m = typeof auth === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
       if (!m) {
@@ -628,6 +639,8 @@ export async function startFixtureUpstream(
       dialect = 'openai-chat';
     } else if (req.method === 'POST' && path === '/v1/messages') {
       dialect = 'anthropic';
+    } else if (req.method === 'POST' && path === '/v1/responses') {
+      dialect = 'responses';
     } else {
       const anthropic = path.startsWith('/v1/messages');
       sendError(

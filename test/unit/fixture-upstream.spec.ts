@@ -16,6 +16,7 @@ const DIALECTS: UpstreamDialect[] = ['openai-chat', 'anthropic'];
 const PATH: Record<UpstreamDialect, string> = {
   'openai-chat': '/v1/chat/completions',
   anthropic: '/v1/messages',
+  responses: '/v1/responses',
 };
 
 function authHeaders(dialect: UpstreamDialect, key = API_KEY): Record<string, string> {

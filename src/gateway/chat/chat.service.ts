@@ -14,6 +14,7 @@ import {
   ANTHROPIC,
   OLLAMA,
   OPENAI_CHAT,
+  RESPONSES,
   upstreamCodec,
   type DialectCodec,
 } from '@/gateway/dialects/codecs';
@@ -37,12 +38,13 @@ import { UsageService, type UsageEvent } from '@/usage/usage.service';
 import { parseChatRequest } from './openai-chat.request';
 
 /** The client dialects the chat pipeline serves. */
-export type ChatSurface = 'openai-chat' | 'anthropic' | 'ollama';
+export type ChatSurface = 'openai-chat' | 'anthropic' | 'ollama' | 'responses';
 
 const CLIENT_CODECS: Record<ChatSurface, DialectCodec> = {
   'openai-chat': OPENAI_CHAT,
   anthropic: ANTHROPIC,
   ollama: OLLAMA,
+  responses: RESPONSES,
 };
 
 /** Content type of a streamed answer per client dialect. */
@@ -50,6 +52,7 @@ const STREAM_CONTENT_TYPE: Record<ChatSurface, string> = {
   'openai-chat': 'text/event-stream; charset=utf-8',
   anthropic: 'text/event-stream; charset=utf-8',
   ollama: 'application/x-ndjson',
+  responses: 'text/event-stream; charset=utf-8',
 };
 
 type Attempt = { done: true } | { done: false; retryable: boolean; error: AppError };

@@ -23,6 +23,12 @@ import {
 import { fromOllamaRequest, toOllamaRequest } from '@/gateway/dialects/ollama/request';
 import { fromOllamaResponse, toOllamaResponse } from '@/gateway/dialects/ollama/response';
 import { OllamaStreamDecoder, OllamaStreamEncoder } from '@/gateway/dialects/ollama/stream';
+import { fromResponsesRequest, toResponsesRequest } from '@/gateway/dialects/responses/request';
+import { fromResponsesResponse, toResponsesResponse } from '@/gateway/dialects/responses/response';
+import {
+  ResponsesStreamDecoder,
+  ResponsesStreamEncoder,
+} from '@/gateway/dialects/responses/stream';
 import type { Dialect } from '@/providers/registry';
 
 export interface EncoderOptions {
@@ -74,10 +80,21 @@ export const OLLAMA: DialectCodec = {
   encoder: (o) => new OllamaStreamEncoder({ model: o.model }),
 };
 
+export const RESPONSES: DialectCodec = {
+  id: 'responses',
+  fromRequest: fromResponsesRequest,
+  toRequest: toResponsesRequest,
+  fromResponse: fromResponsesResponse,
+  toResponse: toResponsesResponse,
+  decoder: () => new ResponsesStreamDecoder(),
+  encoder: (o) => new ResponsesStreamEncoder({ id: o.id, model: o.model, created: o.created }),
+};
+
 const BY_UPSTREAM: Record<Dialect, DialectCodec> = {
   openai: OPENAI_CHAT,
   anthropic: ANTHROPIC,
   ollama: OLLAMA,
+  responses: RESPONSES,
 };
 
 /** The codec an upstream connection speaks. */

@@ -18,6 +18,14 @@ export const CHAT_PATHS = ['/v1/chat/completions', '/chat/completions', '/v1/v1/
 export const MODELS_PATHS = ['/v1/models', '/models', '/v1/v1/models'];
 export const MESSAGES_PATHS = ['/v1/messages', '/v1/v1/messages'];
 export const OLLAMA_CHAT_PATHS = ['/v1/api/chat', '/api/chat'];
+/** Responses API and its aliases; `/codex/...` is Codex CLI's (reference §1.1). */
+export const RESPONSES_PATHS = [
+  '/v1/responses',
+  '/responses',
+  '/v1/v1/responses',
+  '/codex/responses',
+  '/codex',
+];
 
 type Route = {
   method: 'GET' | 'POST';
@@ -81,6 +89,13 @@ export class HotPath implements OnModuleInit {
         method: 'POST',
         dialect: 'anthropic',
         handle: (h) => this.chat.handle(h, 'anthropic'),
+      });
+    }
+    for (const p of RESPONSES_PATHS) {
+      this.routes.set(p, {
+        method: 'POST',
+        dialect: 'openai',
+        handle: (h) => this.chat.handle(h, 'responses'),
       });
     }
     for (const p of OLLAMA_CHAT_PATHS) {
