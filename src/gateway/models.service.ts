@@ -73,6 +73,22 @@ export class ModelsService {
     return list;
   }
 
+  /** `GET /v1beta/models` (Gemini shape, reference §2.9): chat models as `models/<prefix>/<model>`. */
+  geminiModels(principal: Principal): { models: Record<string, unknown>[] } {
+    return {
+      models: this.list(principal)
+        .data.filter((m) => m.type === 'chat')
+        .map((m) => ({
+          name: `models/${m.id}`,
+          displayName: m.id,
+          description: `${m.root} via ${m.owned_by}`,
+          supportedGenerationMethods: ['generateContent', 'streamGenerateContent'],
+          inputTokenLimit: 128000,
+          outputTokenLimit: 8192,
+        })),
+    };
+  }
+
   /** `GET /api/tags` (Ollama): the same catalogue in Ollama's shape, chat models only. */
   ollamaTags(principal: Principal): { models: Record<string, unknown>[] } {
     const modified = new Date().toISOString();

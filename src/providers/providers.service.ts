@@ -439,7 +439,9 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
             const list = Array.isArray(j.data)
               ? j.data.map((m) => m.id)
               : Array.isArray(j.models)
-                ? j.models.map((m) => m.name)
+                ? j.models.map((m) =>
+                    typeof m.name === 'string' ? m.name.replace(/^models\//, '') : m.name,
+                  )
                 : undefined;
             models = list?.filter((m): m is string => typeof m === 'string');
           } catch {

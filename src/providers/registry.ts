@@ -1,8 +1,8 @@
 /** The wire protocol a provider speaks upstream. */
-export type Dialect = 'openai' | 'anthropic' | 'ollama' | 'responses';
+export type Dialect = 'openai' | 'anthropic' | 'ollama' | 'responses' | 'gemini';
 
 /** How the credential is presented upstream. */
-export type AuthStyle = 'bearer' | 'x-api-key' | 'none';
+export type AuthStyle = 'bearer' | 'x-api-key' | 'x-goog-api-key' | 'none';
 
 export interface ProviderDef {
   /** Stable id stored on connections. */
@@ -123,6 +123,19 @@ export const PROVIDERS: readonly ProviderDef[] = [
     baseUrl: 'https://api.cerebras.ai/v1',
     models: ['llama-3.3-70b', 'gpt-oss-120b', 'qwen-3-32b'],
   }),
+  {
+    id: 'gemini',
+    alias: 'gemini',
+    name: 'Google Gemini',
+    dialect: 'gemini',
+    // The model goes in the path: `${baseUrl}/models/{model}:generateContent` (or :streamGenerateContent?alt=sse).
+    baseUrl: 'https://generativelanguage.googleapis.com/v1beta',
+    chatPath: '',
+    modelsPath: '/models',
+    auth: 'x-goog-api-key',
+    requiresKey: true,
+    models: ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite'],
+  },
   {
     id: 'ollama',
     alias: 'ollama',

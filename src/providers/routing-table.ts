@@ -52,6 +52,9 @@ export function authHeaders(auth: AuthStyle, apiKey: string | null): Record<stri
   if (auth === 'x-api-key') {
     return { 'x-api-key': apiKey, 'anthropic-version': ANTHROPIC_VERSION };
   }
+  if (auth === 'x-goog-api-key') {
+    return { 'x-goog-api-key': apiKey };
+  }
   return {};
 }
 

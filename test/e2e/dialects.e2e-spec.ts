@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { GoogleGenAI } from '@google/genai';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { UsageService } from '../../src/usage/usage.service';
@@ -95,6 +96,12 @@ describe('Anthropic and OpenAI dialects through one gateway', () => {
       provider: rsp.id,
       name: 'a',
       apiKey: 'sk-upstream',
+    });
+    await admin(gw, 'POST', '/api/providers', {
+      provider: 'gemini',
+      name: 'fixtures',
+      apiKey: 'sk-upstream',
+      providerSpecificData: { baseUrl: `${up.url}/v1beta` },
     });
     await admin(gw, 'POST', '/api/providers', {
       provider: 'ollama',
@@ -343,6 +350,104 @@ describe('Anthropic and OpenAI dialects through one gateway', () => {
         }),
       ).rejects.toMatchObject({ status: 400 });
       expect(up.count).toBe(0);
+    });
+  });
+
+  describe('Gemini', () => {
+    const genai = (): GoogleGenAI =>
+      new GoogleGenAI({ apiKey: gw.adminKey, httpOptions: { baseUrl: gw.url } });
+
+    it('answers generateContent from an OpenAI upstream', async () => {
+      const r = await genai().models.generateContent({
+        model: 'oai/text',
+        contents: 'What is the capital of France?',
+      });
+      expect(r.text).toBe(ANSWER);
+      expect(up.lastRequest()!.url).toBe('/v1/chat/completions');
+    });
+
+    it('streams parallel function calls from an Anthropic upstream to generateContentStream', async () => {
+      const stream = await genai().models.generateContentStream({
+        model: 'ant/parallel-tool-calls',
+        contents: "What's the weather in Paris right now, and what time is it there?",
+        config: {
+          tools: [
+            {
+              functionDeclarations: [
+                { name: 'get_weather', parameters: { type: 'OBJECT' as never, properties: {} } },
+                { name: 'get_time', parameters: { type: 'OBJECT' as never, properties: {} } },
+              ],
+            },
+          ],
+        },
+      });
+      const calls: [string | undefined, unknown][] = [];
+      for await (const chunk of stream) {
+        for (const c of chunk.functionCalls ?? []) {
+          calls.push([c.name, c.args]);
+        }
+      }
+      expect(calls).toEqual([
+        ['get_weather', WEATHER],
+        ['get_time', TIME],
+      ]);
+    });
+
+    it('passes a Gemini upstream stream through untouched (model in the URL, key in x-goog-api-key)', async () => {
+      const res = await fetch(
+        `${gw.url}/v1beta/models/gemini/thinking:streamGenerateContent?alt=sse`,
+        {
+          method: 'POST',
+          headers: { 'x-goog-api-key': gw.adminKey, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            contents: [{ role: 'user', parts: [{ text: 'Is 391 prime?' }] }],
+          }),
+        },
+      );
+      expect(res.status).toBe(200);
+      expect(
+        Buffer.from(await res.arrayBuffer()).equals(readFixture('gemini', 'thinking.stream.sse')),
+      ).toBe(true);
+      const sent = up.lastRequest()!;
+      expect(sent.url).toBe('/v1beta/models/thinking:streamGenerateContent?alt=sse');
+      expect(sent.headers['x-goog-api-key']).toBe('sk-upstream');
+      expect(sent.body).not.toHaveProperty('model');
+    });
+
+    it('answers an OpenAI client from the Gemini upstream', async () => {
+      const r = await openai.chat.completions.create({
+        model: 'gemini/text',
+        messages: [{ role: 'user', content: 'capital?' }],
+      });
+      expect(r.choices[0].message.content).toBe(ANSWER);
+      expect(up.lastRequest()!.url).toBe('/v1beta/models/text:generateContent');
+    });
+
+    it("lists models in Gemini's shape and answers errors in Gemini's shape", async () => {
+      const list = await fetch(`${gw.url}/v1beta/models`, {
+        headers: { 'x-goog-api-key': gw.adminKey },
+      });
+      const models = ((await list.json()) as { models: { name: string }[] }).models.map(
+        (m) => m.name,
+      );
+      expect(models).toContain('models/oai/text');
+      const res = await fetch(`${gw.url}/api/v1beta/models/oai/text:generateContent`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ contents: [] }),
+      });
+      expect(res.status).toBe(401);
+      const err = (await res.json()) as { error: { code: number; status: string } };
+      expect(err.error).toMatchObject({ code: 401, status: 'UNAUTHENTICATED' });
+      const bad = await fetch(`${gw.url}/v1beta/models/oai/text:generateContent`, {
+        method: 'POST',
+        headers: { 'x-goog-api-key': gw.adminKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ contents: 'nope' }),
+      });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { status: string } }).error.status).toBe(
+        'INVALID_ARGUMENT',
+      );
     });
   });
 

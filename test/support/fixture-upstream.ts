@@ -589,6 +589,45 @@ export async function startFixtureUpstream(
     sendJson(res, 200, readFixture('ollama', `${fixtureCase}.response.json`));
   }
 
+  /** Gemini (`x-goog-api-key`): the model and the stream come from the URL; errors `{error:{code,message,status}}`. */
+  function gemini(
+    req: IncomingMessage,
+    res: ServerResponse,
+    model: string,
+    stream: boolean,
+    badJson: boolean,
+  ): void {
+    const fail = (code: number, status: string, message: string): void =>
+      sendJson(res, code, JSON.stringify({ error: { code, message, status } }));
+    const key = req.headers['x-goog-api-key'];
+    if (typeof key !== 'string' || !key || (apiKey !== undefined && key !== apiKey)) {
+      fail(401, 'UNAUTHENTICATED', 'API key not valid. Please pass a valid API key. (fixture)');
+      return;
+    }
+    if (badJson) {
+      fail(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
+      return;
+    }
+    const selected = selectByModel(model);
+    if (selected.kind === 'fault') {
+      if (selected.name === 'hang') {
+        return;
+      }
+      if (selected.name === 'fail-429') {
+        fail(429, 'RESOURCE_EXHAUSTED', 'Resource has been exhausted (fixture fail-429)');
+        return;
+      }
+      fail(500, 'INTERNAL', `Internal error (fixture ${selected.name})`);
+      return;
+    }
+    if (stream) {
+      res.writeHead(200, SSE_HEADERS);
+      res.end(readFixture('gemini', `${selected.name}.stream.sse`));
+      return;
+    }
+    sendJson(res, 200, readFixture('gemini', `${selected.name}.response.json`));
+  }
+
   function route(req: IncomingMessage, res: ServerResponse, ctx: Ctx, raw: Buffer): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -631,6 +670,11 @@ export async function startFixtureUpstream(
 
     if (path === '/api/chat' || path === '/api/tags') {
       ollama(req, res, ctx, path, body, badJson);
+      return;
+    }
+    const gm = /^\/v1beta\/models\/(.+):(generateContent|streamGenerateContent)$/.exec(path);
+    if (gm) {
+      gemini(req, res, decodeURIComponent(gm[1]), gm[2] === 'streamGenerateContent', badJson);
       return;
     }
 

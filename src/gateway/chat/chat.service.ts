@@ -12,12 +12,14 @@ import {
 } from '@/gateway/dialects/canonical';
 import {
   ANTHROPIC,
+  GEMINI,
   OLLAMA,
   OPENAI_CHAT,
   RESPONSES,
   upstreamCodec,
   type DialectCodec,
 } from '@/gateway/dialects/codecs';
+import { fromGeminiRequest, geminiPath } from '@/gateway/dialects/gemini/request';
 import { fromOpenAiUsage } from '@/gateway/dialects/openai-chat/common';
 import { sendJson, type HotRequest } from '@/gateway/http/hot-request';
 import { AccountSelector, retryAfterMs } from '@/gateway/routing/account-selector';
@@ -38,13 +40,14 @@ import { UsageService, type UsageEvent } from '@/usage/usage.service';
 import { parseChatRequest } from './openai-chat.request';
 
 /** The client dialects the chat pipeline serves. */
-export type ChatSurface = 'openai-chat' | 'anthropic' | 'ollama' | 'responses';
+export type ChatSurface = 'openai-chat' | 'anthropic' | 'ollama' | 'responses' | 'gemini';
 
 const CLIENT_CODECS: Record<ChatSurface, DialectCodec> = {
   'openai-chat': OPENAI_CHAT,
   anthropic: ANTHROPIC,
   ollama: OLLAMA,
   responses: RESPONSES,
+  gemini: GEMINI,
 };
 
 /** Content type of a streamed answer per client dialect. */
@@ -53,6 +56,7 @@ const STREAM_CONTENT_TYPE: Record<ChatSurface, string> = {
   anthropic: 'text/event-stream; charset=utf-8',
   ollama: 'application/x-ndjson',
   responses: 'text/event-stream; charset=utf-8',
+  gemini: 'text/event-stream; charset=utf-8',
 };
 
 type Attempt = { done: true } | { done: false; retryable: boolean; error: AppError };
@@ -141,7 +145,13 @@ function readCall(surface: ChatSurface, h: HotRequest): ClientCall {
       body: c.body,
     };
   }
-  const canonical = CLIENT_CODECS[surface].fromRequest(h.body);
+  const canonical =
+    surface === 'gemini'
+      ? // Gemini names the model and the stream in the URL: /v1beta/models/{model}:{action}
+        fromGeminiRequest(h.body, h.params.model ?? '', {
+          stream: h.params.action === 'streamGenerateContent',
+        })
+      : CLIENT_CODECS[surface].fromRequest(h.body);
   return {
     surface,
     model: canonical.model,
@@ -321,7 +331,9 @@ export class ChatService {
     const { call, resolved } = ctx;
     if (codec.id === call.surface) {
       const body = call.body;
-      body.model = resolved.upstreamModel;
+      if (codec.id !== 'gemini') {
+        body.model = resolved.upstreamModel; // (Gemini's model is in the URL)
+      }
       if (call.surface === 'openai-chat' && call.stream && !call.includeUsage) {
         // metering: ask for the usage chunk (hidden from a client that did not ask for it)
         body.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
@@ -361,7 +373,11 @@ export class ChatService {
     let res;
     try {
       res = await this.upstream.request({
-        url: conn.chatUrl,
+        url:
+          conn.dialect === 'gemini'
+            ? conn.chatUrl.replace(/\/+$/, '') +
+              geminiPath(resolved.upstreamModel, call.stream).replace(/^\/v1beta/, '')
+            : conn.chatUrl,
         headers: call.stream ? conn.requestHeaders.stream : conn.requestHeaders.json,
         body: this.upstreamBody(ctx, codec),
         signal: abort,

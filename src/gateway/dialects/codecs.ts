@@ -29,6 +29,9 @@ import {
   ResponsesStreamDecoder,
   ResponsesStreamEncoder,
 } from '@/gateway/dialects/responses/stream';
+import { fromGeminiRequest, toGeminiRequest } from '@/gateway/dialects/gemini/request';
+import { fromGeminiResponse, toGeminiResponse } from '@/gateway/dialects/gemini/response';
+import { GeminiStreamDecoder, GeminiStreamEncoder } from '@/gateway/dialects/gemini/stream';
 import type { Dialect } from '@/providers/registry';
 
 export interface EncoderOptions {
@@ -90,7 +93,19 @@ export const RESPONSES: DialectCodec = {
   encoder: (o) => new ResponsesStreamEncoder({ id: o.id, model: o.model, created: o.created }),
 };
 
+/** Gemini carries the model in the URL: its surface reads requests with `fromGeminiRequest` itself. */
+export const GEMINI: DialectCodec = {
+  id: 'gemini',
+  fromRequest: (body) => fromGeminiRequest(body, ''),
+  toRequest: toGeminiRequest,
+  fromResponse: fromGeminiResponse,
+  toResponse: toGeminiResponse,
+  decoder: () => new GeminiStreamDecoder(),
+  encoder: (o) => new GeminiStreamEncoder({ id: o.id, model: o.model }),
+};
+
 const BY_UPSTREAM: Record<Dialect, DialectCodec> = {
+  gemini: GEMINI,
   openai: OPENAI_CHAT,
   anthropic: ANTHROPIC,
   ollama: OLLAMA,

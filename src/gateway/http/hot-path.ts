@@ -30,9 +30,19 @@ export const RESPONSES_PATHS = [
 type Route = {
   method: 'GET' | 'POST';
   /** The dialect its errors are rendered in. */
-  dialect: 'openai' | 'anthropic' | 'ollama';
+  dialect: 'openai' | 'anthropic' | 'ollama' | 'gemini';
   handle: (h: HotRequest) => Promise<void> | void;
 };
+
+const GEMINI_ROUTE = /^(?:\/api)?\/v1beta\/models\/(.+):(generateContent|streamGenerateContent)$/;
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
 
 /** `/a//b/` → `/a/b` (the same leniency Fastify is configured with). */
 function normalisePath(url: string): { path: string; search: string } {
@@ -61,6 +71,11 @@ function normalisePath(url: string): { path: string; search: string } {
 export class HotPath implements OnModuleInit {
   private readonly logger = new Logger('HotPath');
   private readonly routes = new Map<string, Route>();
+  private readonly geminiGenerate: Route = {
+    method: 'POST',
+    dialect: 'gemini',
+    handle: (h) => this.chat.handle(h, 'gemini'),
+  };
   private readonly cors: CorsPolicy;
   private readonly bodyLimit: number;
 
@@ -105,6 +120,21 @@ export class HotPath implements OnModuleInit {
         handle: (h) => this.chat.handle(h, 'ollama'),
       });
     }
+    for (const p of ['/v1beta/models', '/api/v1beta/models']) {
+      this.routes.set(p, {
+        method: 'GET',
+        dialect: 'gemini',
+        handle: (h) => {
+          sendJson(h, 200, this.models.geminiModels(h.principal));
+          this.metrics.recordRequest(
+            'models',
+            'none',
+            200,
+            (performance.now() - h.startedAt) / 1000,
+          );
+        },
+      });
+    }
     this.routes.set('/api/tags', {
       method: 'GET',
       dialect: 'ollama',
@@ -133,9 +163,16 @@ export class HotPath implements OnModuleInit {
 
   private dispatch(req: IncomingMessage, res: ServerResponse): boolean {
     const { path, search } = normalisePath(req.url ?? '/');
-    const route = this.routes.get(path);
+    let route = this.routes.get(path);
+    let params: Record<string, string> = {};
     if (!route) {
-      return false;
+      // Gemini: /v1beta/models/{model}:generateContent | :streamGenerateContent (also under /api)
+      const m = GEMINI_ROUTE.exec(path);
+      if (!m) {
+        return false;
+      }
+      route = this.geminiGenerate;
+      params = { model: safeDecode(m[1]), action: m[2] };
     }
     const cors = this.cors.headersFor(req.headers.origin);
     if (req.method === 'OPTIONS' && cors) {
@@ -168,6 +205,7 @@ export class HotPath implements OnModuleInit {
       method: route.method,
       path,
       query: search ? new URLSearchParams(search) : null,
+      params,
       headers: req.headers,
       body: undefined,
       principal: null as never,

@@ -8,6 +8,8 @@ export interface HotRequest {
   /** Normalised path (no query, no trailing or duplicate slashes). */
   path: string;
   query: URLSearchParams | null;
+  /** Path parameters of dynamic routes (Gemini: `model`, `action`). */
+  params: Record<string, string>;
   headers: IncomingHttpHeaders;
   body: unknown;
   principal: Principal;
