@@ -537,6 +537,38 @@ describe('Anthropic and OpenAI dialects through one gateway', () => {
     });
   });
 
+  describe('/v1/messages/count_tokens', () => {
+    it('asks an Anthropic upstream and says so', async () => {
+      const r = await anthropic.messages.countTokens({
+        model: 'ant/text',
+        messages: [{ role: 'user', content: 'Hi there' }],
+      });
+      expect(r).toMatchObject({ input_tokens: 321 });
+      expect(up.lastRequest()!.url).toBe('/v1/messages/count_tokens');
+      expect(up.lastRequest()!.body.model).toBe('text');
+    });
+
+    it('estimates characters / 4 for other upstreams, and rejects empty messages in Anthropic shape', async () => {
+      const res = await fetch(`${gw.url}/v1/messages/count_tokens`, {
+        method: 'POST',
+        headers: { 'x-api-key': gw.adminKey, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'oai/text',
+          system: 'abcd',
+          messages: [{ role: 'user', content: 'efghijkl' }],
+        }),
+      });
+      expect(await res.json()).toEqual({ input_tokens: 3, source: 'estimated' });
+      const bad = await fetch(`${gw.url}/v1/messages/count_tokens`, {
+        method: 'POST',
+        headers: { 'x-api-key': gw.adminKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'ant/text', messages: [] }),
+      });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { type: string }).type).toBe('error');
+    });
+  });
+
   describe('bad input on /v1/messages gets the Anthropic error shape', () => {
     const post = (
       body: unknown,

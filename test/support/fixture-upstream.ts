@@ -672,6 +672,12 @@ export async function startFixtureUpstream(
       ollama(req, res, ctx, path, body, badJson);
       return;
     }
+    if (req.method === 'POST' && path === '/v1/messages/count_tokens') {
+      if (!rejectAuth(req, res, 'anthropic')) {
+        sendJson(res, 200, JSON.stringify({ input_tokens: 321 }));
+      }
+      return;
+    }
     const gm = /^\/v1beta\/models\/(.+):(generateContent|streamGenerateContent)$/.exec(path);
     if (gm) {
       gemini(req, res, decodeURIComponent(gm[1]), gm[2] === 'streamGenerateContent', badJson);

@@ -10,6 +10,7 @@ import { requestIdFrom } from '@/common/logging/logger';
 import { MetricsService } from '@/common/metrics/metrics.service';
 import { Env } from '@/config/env.schema';
 import { ChatService } from '@/gateway/chat/chat.service';
+import { CountTokensService } from '@/gateway/chat/count-tokens.service';
 import { ModelsService } from '@/gateway/models.service';
 import { sendJson, type HotRequest } from './hot-request';
 
@@ -83,6 +84,7 @@ export class HotPath implements OnModuleInit {
     private readonly slot: HotPathSlot,
     private readonly auth: ApiKeyAuth,
     private readonly chat: ChatService,
+    private readonly countTokens: CountTokensService,
     private readonly models: ModelsService,
     private readonly metrics: MetricsService,
     env: Env,
@@ -106,6 +108,11 @@ export class HotPath implements OnModuleInit {
         handle: (h) => this.chat.handle(h, 'anthropic'),
       });
     }
+    this.routes.set('/v1/messages/count_tokens', {
+      method: 'POST',
+      dialect: 'anthropic',
+      handle: (h) => this.countTokens.handle(h),
+    });
     for (const p of RESPONSES_PATHS) {
       this.routes.set(p, {
         method: 'POST',
