@@ -134,4 +134,142 @@ export function addGatewayPaths(doc: OpenAPIObject): void {
       },
     },
   };
+
+  const body = (description: string, required: string[], example: Record<string, unknown>) => ({
+    required: true,
+    content: {
+      'application/json': {
+        schema: { type: 'object', required, additionalProperties: true, description, example },
+      },
+    },
+  });
+  const answer = (description: string, streamType = 'text/event-stream') => ({
+    description,
+    content: {
+      'application/json': { schema: { type: 'object', additionalProperties: true } },
+      [streamType]: { schema: { type: 'string' } },
+    },
+  });
+  const errors = (description: string) => {
+    const e = { description };
+    return { '400': e, '401': e, '403': e, '404': e, '413': e, '429': e, '502': e, '504': e };
+  };
+  const anthropicSecurity = [{ 'api-key': [] }];
+  doc.paths['/v1/messages'] = {
+    post: {
+      operationId: 'Messages_create',
+      tags: ['client-api'],
+      summary: 'Anthropic Messages (stream and non-stream). Key as x-api-key or Bearer',
+      description:
+        "Any configured provider: same-dialect upstreams pass through, others are translated. Errors in Anthropic's shape.",
+      security: anthropicSecurity,
+      requestBody: body('Anthropic Messages request', ['model', 'max_tokens', 'messages'], {
+        model: 'ant/claude-sonnet-4-5',
+        max_tokens: 1024,
+        messages: [{ role: 'user', content: 'Hello' }],
+      }),
+      responses: {
+        '200': answer('`message` JSON or Anthropic SSE events'),
+        ...errors('`{"type":"error","error":{type,message}}`'),
+      },
+    },
+  };
+  doc.paths['/v1/messages/count_tokens'] = {
+    post: {
+      operationId: 'Messages_countTokens',
+      tags: ['client-api'],
+      summary: 'Input tokens of a Messages request (asked of Anthropic upstreams, else estimated)',
+      security: anthropicSecurity,
+      requestBody: body('Anthropic Messages request', ['messages'], {
+        model: 'ant/claude-sonnet-4-5',
+        messages: [{ role: 'user', content: 'Hello' }],
+      }),
+      responses: {
+        '200': { description: '`{input_tokens, source}`' },
+        ...errors('Anthropic error shape'),
+      },
+    },
+  };
+  doc.paths['/v1/responses'] = {
+    post: {
+      operationId: 'Responses_create',
+      tags: ['client-api'],
+      summary:
+        'OpenAI Responses (aliases /responses, /codex/responses). Stateless: no previous_response_id',
+      security,
+      requestBody: body('Responses request', ['model', 'input'], {
+        model: 'openai/gpt-4o-mini',
+        input: 'Hello',
+      }),
+      responses: {
+        '200': answer('`response` JSON or named SSE events ending with response.completed'),
+        ...errors('OpenAI error shape'),
+      },
+    },
+  };
+  doc.paths['/v1beta/models/{model}:generateContent'] = {
+    post: {
+      operationId: 'Gemini_generateContent',
+      tags: ['client-api'],
+      summary:
+        'Gemini generateContent (also :streamGenerateContent?alt=sse, and under /api/v1beta). Key as x-goog-api-key or ?key=',
+      security,
+      parameters: [
+        {
+          name: 'model',
+          in: 'path',
+          required: true,
+          schema: { type: 'string' },
+          description: '<prefix>/<model>',
+        },
+      ],
+      requestBody: body('GenerateContentRequest', ['contents'], {
+        contents: [{ role: 'user', parts: [{ text: 'Hello' }] }],
+      }),
+      responses: {
+        '200': answer('GenerateContentResponse JSON or SSE chunks'),
+        ...errors('`{"error":{code,message,status}}`'),
+      },
+    },
+  };
+  doc.paths['/v1beta/models'] = {
+    get: {
+      operationId: 'Gemini_listModels',
+      tags: ['client-api'],
+      summary: "Model list in Gemini's shape (also /api/v1beta/models)",
+      security,
+      responses: {
+        '200': { description: '`{models:[{name, supportedGenerationMethods, …}]}`' },
+        '401': { description: 'Gemini error shape' },
+      },
+    },
+  };
+  doc.paths['/v1/api/chat'] = {
+    post: {
+      operationId: 'Ollama_chat',
+      tags: ['client-api'],
+      summary: 'Ollama chat (alias /api/chat); NDJSON stream unless stream:false',
+      security,
+      requestBody: body('Ollama chat request', ['model', 'messages'], {
+        model: 'openai/gpt-4o-mini',
+        messages: [{ role: 'user', content: 'Hello' }],
+      }),
+      responses: {
+        '200': answer('JSON or NDJSON lines ending with done:true', 'application/x-ndjson'),
+        ...errors('`{"error": message}`'),
+      },
+    },
+  };
+  doc.paths['/api/tags'] = {
+    get: {
+      operationId: 'Ollama_tags',
+      tags: ['client-api'],
+      summary: "Model list in Ollama's shape",
+      security,
+      responses: {
+        '200': { description: '`{models:[{name, model, …}]}`' },
+        '401': { description: 'Ollama error shape' },
+      },
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { dialectForPath } from '../../src/common/errors/render';
 import { HotPathSlot } from '../../src/common/http/hot-path.slot';
 import { useGateway } from '../support/fixtures';
 import {
@@ -163,8 +164,8 @@ describe('operations', () => {
       const missing: string[] = [];
       const ids = new Set<string>();
       for (const [path, item] of Object.entries(doc.paths)) {
-        if (!path.startsWith('/api/')) {
-          continue;
+        if (!path.startsWith('/api/') || path === '/api/tags') {
+          continue; // /api/tags is Ollama's client API (API key only), not management
         }
         for (const [method, op] of Object.entries(item)) {
           if (!HTTP_METHODS.includes(method)) {
@@ -231,10 +232,13 @@ describe('operations', () => {
       );
     });
 
-    it('every documented /v1 route refuses a request without an API key (401, OpenAI shape)', async () => {
-      const v1 = Object.entries(doc.paths).filter(([p]) => p.startsWith('/v1/'));
-      expect(v1.length).toBeGreaterThan(0);
-      for (const [path, item] of v1) {
+    it('every documented client-API route refuses a request without an API key (401, in its dialect)', async () => {
+      const client = Object.entries(doc.paths).filter(
+        ([p]) => p.startsWith('/v1/') || p.startsWith('/v1beta/') || p === '/api/tags',
+      );
+      expect(client.length).toBeGreaterThan(5);
+      for (const [template, item] of client) {
+        const path = template.replace('{model}', 'oai/x');
         for (const method of Object.keys(item).filter((m) => HTTP_METHODS.includes(m))) {
           const hasBody = method !== 'get' && method !== 'delete';
           const res = await call(gw, method.toUpperCase(), path, {
@@ -245,7 +249,21 @@ describe('operations', () => {
             route: `${method} ${path}`,
             status: 401,
           });
-          expect(expectOpenAiError(res.json).type).toBe('authentication_error');
+          const j = res.json as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+          switch (dialectForPath(path)) {
+            case 'anthropic':
+              expect(j).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+              break;
+            case 'gemini':
+              expect(j.error).toMatchObject({ code: 401, status: 'UNAUTHENTICATED' });
+              break;
+            case 'ollama':
+              expect(typeof j.error).toBe('string');
+              break;
+            case 'openai':
+            case 'management':
+              expect(expectOpenAiError(res.json).type).toBe('authentication_error');
+          }
         }
       }
     });
