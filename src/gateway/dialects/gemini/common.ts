@@ -248,7 +248,12 @@ export function modelPartsOut(parts: Part[], opts: ModelPartsOptions): Obj[] {
         }
         break;
       case 'thinking': {
-        if (p.redacted !== undefined || (opts.thinking === 'drop' && p.origin !== 'gemini')) {
+        // Opaque redacted data has no place in Gemini; a summary shown beside it (Responses
+        // `encrypted_content` with `summary_text`) is still thinking text to show.
+        if (
+          (p.redacted !== undefined && p.text === '') ||
+          (opts.thinking === 'drop' && p.origin !== 'gemini')
+        ) {
           break;
         }
         const signature = p.origin === 'gemini' && p.signature ? p.signature : undefined;

@@ -448,11 +448,6 @@ describe(fromResponsesRequest.name, () => {
       ['a non-boolean store', { ...ok, store: 'no' }, 'store'],
       ['instructions that are not a string', { ...ok, instructions: ['x'] }, 'instructions'],
       ['tools that are not an array', { ...ok, tools: { type: 'function' } }, 'tools'],
-      [
-        'a built-in web_search tool',
-        { ...ok, tools: [{ type: 'function', name: 'f' }, { type: 'web_search' }] },
-        'tools[1].type',
-      ],
       ['a function tool without name', { ...ok, tools: [{ type: 'function' }] }, 'tools[0].name'],
       [
         'a function tool whose parameters are a string',
@@ -460,11 +455,6 @@ describe(fromResponsesRequest.name, () => {
         'tools[0].parameters',
       ],
       ['an unknown tool_choice', { ...ok, tool_choice: 'sometimes' }, 'tool_choice'],
-      [
-        'a tool_choice for a built-in tool',
-        { ...ok, tool_choice: { type: 'web_search_preview' } },
-        'tool_choice.type',
-      ],
       [
         'a function tool_choice without name',
         { ...ok, tool_choice: { type: 'function' } },
@@ -502,13 +492,23 @@ describe(fromResponsesRequest.name, () => {
       expect(err.code).toBe('UNSUPPORTED_FEATURE');
     });
 
-    it('names the built-in tool type it refuses', () => {
-      const err = thrown(() =>
-        fromResponsesRequest({ model: 'm', input: 'x', tools: [{ type: 'web_search' }] }),
-      ) as AppError;
-      expect(err.message).toContain('"web_search"');
-      expect(err.message).toMatch(/Only function tools/);
-      expect(err.code).toBe('UNSUPPORTED_FEATURE');
+    it('leaves built-in (hosted) tools out and keeps the function tools (what Codex CLI sends)', () => {
+      const req = fromResponsesRequest({
+        model: 'm',
+        input: 'x',
+        tools: [
+          { type: 'function', name: 'shell', parameters: { type: 'object', properties: {} } },
+          { type: 'web_search' },
+          {
+            type: 'namespace',
+            name: 'multi_agent_v1',
+            tools: [{ type: 'function', name: 'spawn' }],
+          },
+        ],
+        tool_choice: { type: 'web_search_preview' },
+      });
+      expect(req.tools?.map((t) => t.name)).toEqual(['shell']);
+      expect(req.toolChoice).toBe('auto');
     });
 
     it('answers any mutation of the fixtures with a canonical request or a 400, never a TypeError', () => {

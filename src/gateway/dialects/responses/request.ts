@@ -34,10 +34,11 @@ import {
  * `reasoning.encrypted_content` (what Codex CLI does with `store: false`). `store: true` is
  * accepted and ignored: nothing is stored, so such a response cannot be retrieved later.
  *
- * Only function tools exist in the canonical form: built-in tools (`web_search`, `file_search`,
- * `code_interpreter`, `computer_use_preview`, `image_generation`, `mcp`, `local_shell`, `custom`, …)
- * are refused with a 400 naming the tool type rather than silently dropped, since the model would
- * otherwise answer without a tool the client believes it has.
+ * Only function tools exist in the canonical form. Built-in (hosted) tools — `web_search`,
+ * `file_search`, `code_interpreter`, `namespace`, `mcp`, `local_shell`, `custom`, … — only OpenAI
+ * itself can run, so they are left out when the request is translated for another provider (Codex
+ * CLI always sends `web_search` and a `namespace` tool; refusing them would make Codex unusable
+ * through the gateway). A Responses upstream gets the request as sent (pass-through), tools included.
  */
 
 const invalid = (message: string, param: string): AppError => AppError.invalid(message, { param });
@@ -381,19 +382,14 @@ function tools(raw: unknown): CanonicalTool[] | undefined {
   if (!Array.isArray(raw)) {
     throw invalid(`tools must be an array, got ${kindOf(raw)}`, 'tools');
   }
-  return raw.map((t, i) => {
+  return raw.flatMap((t, i) => {
     const p = `tools[${i}]`;
     if (!isObj(t)) {
       throw invalid(`${p} must be a tool object, got ${kindOf(t)}`, p);
     }
     if (t.type !== 'function') {
       if (typeof t.type === 'string' && t.type !== '') {
-        throw AppError.invalid(
-          `Unsupported Responses API feature: built-in tool ${quote(t.type)} (${p}.type). ` +
-            'Only function tools are supported through this gateway',
-          { param: `${p}.type` },
-          'UNSUPPORTED_FEATURE',
-        );
+        return []; // a built-in (hosted) tool: only OpenAI runs it (see the module comment)
       }
       throw invalid(`${p}.type must be "function"`, `${p}.type`);
     }
@@ -413,7 +409,7 @@ function tools(raw: unknown): CanonicalTool[] | undefined {
     }
     // `strict` is checked but has no canonical field (toResponsesRequest always sends false).
     optBoolean(t, 'strict', `${p}.strict`);
-    return tool;
+    return [tool];
   });
 }
 
@@ -427,13 +423,8 @@ function toolChoice(raw: unknown): ToolChoice | undefined {
   if (isObj(raw) && raw.type === 'function') {
     return { name: requireString(raw, 'name', 'tool_choice.name', true) };
   }
-  if (isObj(raw) && typeof raw.type === 'string') {
-    throw AppError.invalid(
-      `Unsupported Responses API feature: tool_choice.type ${quote(raw.type)}; only "auto", ` +
-        '"none", "required" or {"type":"function","name":…} are supported',
-      { param: 'tool_choice.type' },
-      'UNSUPPORTED_FEATURE',
-    );
+  if (isObj(raw) && typeof raw.type === 'string' && raw.type) {
+    return 'auto'; // a hosted tool choice: those tools are left out, so the model chooses
   }
   throw invalid(
     'tool_choice must be "auto", "none", "required" or {"type":"function","name":…}',
