@@ -555,7 +555,8 @@ export class ChatService {
       'x-omniroute-provider': resolved.target.alias,
       'x-omniroute-model': resolved.upstreamModel,
     });
-    const beat = this.heartbeats.add(raw);
+    // SSE comment heartbeats; an NDJSON stream (Ollama) has no comment syntax, so none there.
+    const beat = ctx.call.surface === 'ollama' ? undefined : this.heartbeats.add(raw);
     let firstChunkAt: number | null = null;
     // Bytes for the client are gathered for one event-loop turn and written together: when the
     // upstream sends a burst (or the whole answer at once), headers, events and the end go out in
@@ -575,7 +576,9 @@ export class ChatService {
       }
       const out = pending.length === 1 ? pending[0] : Buffer.concat(pending);
       pending = [];
-      beat.lastWrite = Date.now();
+      if (beat) {
+        beat.lastWrite = Date.now();
+      }
       if (!raw.write(out) && !paused) {
         paused = true;
         body.pause();
@@ -603,7 +606,9 @@ export class ChatService {
       body.once('end', () => done());
       body.once('error', done);
     });
-    this.heartbeats.remove(beat);
+    if (beat) {
+      this.heartbeats.remove(beat);
+    }
     const { tail, outcome } = pipe.finish(abort.aborted ? undefined : failure);
     let status = 200;
     let errorCode: string | null = null;
