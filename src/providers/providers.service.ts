@@ -189,6 +189,15 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
         dialect: ep.dialect,
         apiType: ep.apiType,
         requestHeaders: chatRequestHeaders(ep.auth, apiKey),
+        responsesModels: new Set([
+          ...(ep.def?.responsesModels ?? []),
+          ...(Array.isArray(r.providerSpecificData.responsesModels)
+            ? (r.providerSpecificData.responsesModels as unknown[]).filter(
+                (m): m is string => typeof m === 'string',
+              )
+            : []),
+        ]),
+        responsesUrl: joinUrl(ep.baseUrl, '/responses'),
         models,
       });
       connections.set(r.provider, list);

@@ -19,6 +19,8 @@ export interface ProviderDef {
   requiresKey: boolean;
   /** A starting catalogue, listed by `/v1/models`; any model id is still accepted. */
   models: readonly string[];
+  /** Models this OpenAI-dialect provider serves only through the Responses API (`/responses`). */
+  responsesModels?: readonly string[];
 }
 
 const openai = (
@@ -39,6 +41,15 @@ export const PROVIDERS: readonly ProviderDef[] = [
     alias: 'openai',
     name: 'OpenAI',
     baseUrl: 'https://api.openai.com/v1',
+    // Only served by the Responses API (OpenAI docs): requests for them go to /responses.
+    responsesModels: [
+      'o1-pro',
+      'o3-pro',
+      'codex-mini-latest',
+      'gpt-5-codex',
+      'gpt-5.1-codex',
+      'gpt-5-pro',
+    ],
     models: ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'o4-mini', 'gpt-5', 'gpt-5-mini'],
   }),
   openai({

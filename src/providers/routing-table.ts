@@ -14,6 +14,9 @@ export interface RoutableConnection {
   dialect: Dialect;
   /** What the endpoint serves (`chat` for built-in providers). */
   apiType: string;
+  /** OpenAI-dialect models served only through the Responses API, and where that is. */
+  responsesModels: ReadonlySet<string>;
+  responsesUrl: string;
   /** Request headers for a JSON (`json`) or SSE (`stream`) call, built once per routing-table version. */
   requestHeaders: { json: Record<string, string>; stream: Record<string, string> };
   models: readonly string[];

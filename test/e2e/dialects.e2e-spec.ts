@@ -451,6 +451,33 @@ describe('Anthropic and OpenAI dialects through one gateway', () => {
     });
   });
 
+  describe('models served only by the Responses API', () => {
+    it('sends a Chat client request for such a model to /responses and answers in Chat shape', async () => {
+      const { node } = await admin<{ node: { id: string } }>(gw, 'POST', '/api/provider-nodes', {
+        name: 'responses-only models',
+        prefix: 'rmod',
+        baseUrl: up.baseUrl,
+      });
+      await admin(gw, 'POST', '/api/providers', {
+        provider: node.id,
+        name: 'a',
+        apiKey: 'sk-upstream',
+        providerSpecificData: { responsesModels: ['text'] },
+      });
+      const r = await openai.chat.completions.create({
+        model: 'rmod/text',
+        messages: [{ role: 'user', content: 'capital?' }],
+      });
+      expect(r.choices[0].message.content).toBe(ANSWER);
+      expect(up.lastRequest()!.url).toBe('/v1/responses');
+      await openai.chat.completions.create({
+        model: 'rmod/thinking',
+        messages: [{ role: 'user', content: 'prime?' }],
+      });
+      expect(up.lastRequest()!.url).toBe('/v1/chat/completions'); // other models: Chat Completions
+    });
+  });
+
   describe('Ollama', () => {
     const client = (): Ollama =>
       new Ollama({ host: gw.url, headers: { authorization: `Bearer ${gw.adminKey}` } });

@@ -348,7 +348,10 @@ export class ChatService {
 
   private async attempt(ctx: Ctx, conn: RoutableConnection): Promise<Attempt> {
     const { call, resolved, abort } = ctx;
-    const codec = upstreamCodec(conn.dialect);
+    // An OpenAI-dialect model that only the Responses API serves is called there (and translated).
+    const viaResponses =
+      conn.dialect === 'openai' && conn.responsesModels.has(resolved.upstreamModel);
+    const codec = viaResponses ? RESPONSES : upstreamCodec(conn.dialect);
     const passThrough = codec.id === call.surface;
     const t0 = performance.now();
     this.metrics.observeOverhead(call.surface, (t0 - ctx.h.startedAt) / 1000);
@@ -373,8 +376,9 @@ export class ChatService {
     let res;
     try {
       res = await this.upstream.request({
-        url:
-          conn.dialect === 'gemini'
+        url: viaResponses
+          ? conn.responsesUrl
+          : conn.dialect === 'gemini'
             ? conn.chatUrl.replace(/\/+$/, '') +
               geminiPath(resolved.upstreamModel, call.stream).replace(/^\/v1beta/, '')
             : conn.chatUrl,

@@ -21,6 +21,8 @@ function conn(id: string): RoutableConnection {
     dialect: 'openai',
     apiType: 'chat',
     requestHeaders: { json: {}, stream: {} },
+    responsesModels: new Set<string>(),
+    responsesUrl: '',
     models: ['gpt-4o'],
   };
 }

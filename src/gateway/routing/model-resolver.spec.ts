@@ -49,6 +49,8 @@ function conn(provider: string, models: string[]): RoutableConnection {
     dialect: 'openai',
     apiType: 'chat',
     requestHeaders: { json: {}, stream: {} },
+    responsesModels: new Set<string>(),
+    responsesUrl: '',
     models,
   };
 }
