@@ -81,7 +81,7 @@ export function fromDoneReason(reason: unknown, hasToolCalls: boolean): StopReas
  * Canonical stop reason → Ollama `done_reason`. Ollama ends tool calls with `stop`; it has no
  * filter or error reason, so those keep their canonical name (clients treat the value as text).
  */
-export function toDoneReason(reason: StopReason): string {
+export function ollamaDoneReason(reason: StopReason): string {
   switch (reason) {
     case 'stop':
     case 'tool_calls':

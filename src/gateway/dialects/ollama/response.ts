@@ -22,7 +22,7 @@ import {
   isObj,
   ollamaToolCallId,
   toCreatedAt,
-  toDoneReason,
+  ollamaDoneReason,
   toOllamaMetrics,
   type Obj,
 } from '@/gateway/dialects/ollama/common';
@@ -146,7 +146,7 @@ export function toOllamaResponse(res: CanonicalResponse): Record<string, unknown
     created_at: toCreatedAt(res.created),
     message,
     done: true,
-    done_reason: toDoneReason(res.stopReason),
+    done_reason: ollamaDoneReason(res.stopReason),
     ...toOllamaMetrics(res.usage),
   };
 }

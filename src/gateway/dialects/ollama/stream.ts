@@ -21,7 +21,7 @@ import {
   fromDoneReason,
   fromOllamaUsage,
   isObj,
-  toDoneReason,
+  ollamaDoneReason,
   toOllamaMetrics,
   type Obj,
 } from '@/gateway/dialects/ollama/common';
@@ -310,7 +310,7 @@ export class OllamaStreamEncoder implements StreamEncoder {
         created_at: this.now().toISOString(),
         message: { role: 'assistant', content: '' },
         done: true,
-        done_reason: toDoneReason(reason),
+        done_reason: ollamaDoneReason(reason),
         ...toOllamaMetrics(u),
       })
     );
