@@ -139,7 +139,10 @@ export class WatchPassPipe implements StreamPipe {
   }
 }
 
-/** Different dialects: upstream bytes → canonical events → the client's dialect. */
+/**
+ * Different dialects: upstream bytes → canonical events → the client's dialect. Provider-specific
+ * reasoning signatures are not passed on (the non-stream mappers drop foreign thinking the same way).
+ */
 export class TranslatePipe implements StreamPipe {
   private readonly watch = new Watcher();
 
@@ -152,7 +155,14 @@ export class TranslatePipe implements StreamPipe {
     this.watch.see(events);
     let out = '';
     for (const e of events) {
-      out += this.encoder.encode(e);
+      // A reasoning signature (or opaque reasoning) is only valid with the provider that made it:
+      // crossing dialects, the client must not get one it would replay to another provider.
+      if (e.type === 'thinking_signature') {
+        continue;
+      }
+      out += this.encoder.encode(
+        e.type === 'thinking_start' && e.redacted ? { type: 'thinking_start', index: e.index } : e,
+      );
     }
     return out;
   }
