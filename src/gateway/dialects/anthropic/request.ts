@@ -7,7 +7,6 @@
  * `max_tokens`, strict user/assistant alternation, tool results first in their user turn, only
  * Anthropic-signed thinking, no sampling knobs Anthropic forbids while thinking).
  */
-import { AppError } from '@/common/errors/app-error';
 import {
   effortToBudget,
   type CanonicalMessage,
@@ -21,8 +20,14 @@ import {
   type ToolChoice,
   type ToolResultPart,
 } from '@/gateway/dialects/canonical';
-
-type Obj = Record<string, unknown>;
+import {
+  invalid,
+  kindOf,
+  optionalBoolean,
+  optionalNumber,
+  requiredString as requireString,
+} from '@/gateway/dialects/shared/validate';
+import { isObj, type Obj } from '@/gateway/dialects/shared/values';
 
 /** Default `max_tokens` when the client gave none (reference §2.1). */
 export const DEFAULT_MAX_TOKENS = 64000;
@@ -34,13 +39,6 @@ export const MAX_TOKENS_CAP = 128000;
 export const MIN_THINKING_BUDGET = 1024;
 /** Head room added above the thinking budget when `max_tokens` would not exceed it (reference §6.3). */
 const THINKING_HEADROOM = 8192;
-
-const invalid = (message: string, param: string): AppError => AppError.invalid(message, { param });
-
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-const kindOf = (v: unknown): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
 
 // ------------------------------------------------------------------------------------------------
 // Client side: Anthropic body → canonical request
@@ -127,33 +125,6 @@ export function fromAnthropicRequest(body: unknown): CanonicalRequest {
     }
   }
   return req;
-}
-
-function optionalNumber(v: unknown, param: string): number | undefined {
-  if (v === undefined || v === null) {
-    return undefined;
-  }
-  if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw invalid(`${param}: a number is required, got ${kindOf(v)}`, param);
-  }
-  return v;
-}
-
-function optionalBoolean(v: unknown, param: string): boolean | undefined {
-  if (v === undefined || v === null) {
-    return undefined;
-  }
-  if (typeof v !== 'boolean') {
-    throw invalid(`${param}: a boolean is required, got ${kindOf(v)}`, param);
-  }
-  return v;
-}
-
-function requireString(v: unknown, param: string): string {
-  if (typeof v !== 'string') {
-    throw invalid(`${param}: a string is required, got ${kindOf(v)}`, param);
-  }
-  return v;
 }
 
 function readCacheControl(v: unknown, param: string): Obj | undefined {

@@ -20,14 +20,9 @@ import {
   type ThinkingPart,
   type ToolCallPart,
 } from '@/gateway/dialects/canonical';
-
-type Obj = Record<string, unknown>;
-
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+import { isObj, str, type Obj } from '@/gateway/dialects/shared/values';
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** Anthropic `stop_reason` → canonical. Unknown or missing reasons count as a normal stop. */
 export function fromAnthropicStopReason(reason: unknown): StopReason {

@@ -6,7 +6,6 @@
  * `content_block_stop`, one block at a time; then `message_delta` (stop reason, cumulative usage)
  * and `message_stop`. `ping` may appear anywhere; `error` ends a failed stream.
  */
-import { StringDecoder } from 'node:string_decoder';
 import {
   fromAnthropicStopReason,
   anthropicMessageId,
@@ -21,15 +20,8 @@ import {
   type StreamEncoder,
   type StreamEvent,
 } from '@/gateway/dialects/canonical';
-
-type Obj = Record<string, unknown>;
-
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-
-const optNum = (v: unknown): number | undefined =>
-  typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+import { isObj, str, optNum, type Obj } from '@/gateway/dialects/shared/values';
+import { SseReader } from '@/gateway/dialects/shared/sse';
 
 export const STREAM_ENDED_EARLY = 'upstream stream ended before completion';
 
@@ -43,10 +35,10 @@ type BlockKind = 'text' | 'thinking' | 'tool' | 'ignored';
  * CRLF split across chunks). Never throws: a malformed event becomes an `error` event.
  */
 export class AnthropicStreamDecoder implements StreamDecoder {
-  private readonly utf8 = new StringDecoder('utf8');
-  private buf = '';
-  private eventName = '';
-  private data: string[] = [];
+  private readonly sse = new SseReader<StreamEvent[]>((name, data, out) => {
+    this.dispatch(name, data, out);
+    return this.done;
+  });
   private done = false;
 
   private id = '';
@@ -62,20 +54,17 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     if (this.done) {
       return [];
     }
-    this.buf += this.utf8.write(chunk);
-    return this.lines(false);
+    const out: StreamEvent[] = [];
+    this.sse.push(chunk, out);
+    return out;
   }
 
   end(): StreamEvent[] {
     if (this.done) {
       return [];
     }
-    this.buf += this.utf8.end();
-    const out = this.lines(true);
-    if (!this.done && this.data.length > 0) {
-      // The last event lacked its blank line: still take it.
-      this.dispatch(out);
-    }
+    const out: StreamEvent[] = [];
+    this.sse.end(out); // a last event without its blank line included
     if (!this.done) {
       this.done = true;
       out.push({ type: 'error', message: STREAM_ENDED_EARLY });
@@ -83,52 +72,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     return out;
   }
 
-  private lines(final: boolean): StreamEvent[] {
-    const out: StreamEvent[] = [];
-    let pos = 0;
-    const eol = /\r\n|\r|\n/g; // SSE line ends: CRLF, LF or a lone CR
-    for (let m = eol.exec(this.buf); m && !this.done; m = eol.exec(this.buf)) {
-      // A CR at the very end may be the first half of a CRLF: wait for the next chunk.
-      if (m[0] === '\r' && m.index === this.buf.length - 1 && !final) {
-        break;
-      }
-      this.line(this.buf.slice(pos, m.index), out);
-      pos = m.index + m[0].length;
-    }
-    this.buf = this.done ? '' : this.buf.slice(pos);
-    if (final && !this.done && this.buf !== '') {
-      this.line(this.buf, out);
-      this.buf = '';
-    }
-    return out;
-  }
-
-  private line(line: string, out: StreamEvent[]): void {
-    if (line === '') {
-      this.dispatch(out);
-      return;
-    }
-    if (line.startsWith(':')) {
-      return; // comment
-    }
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) {
-      value = value.slice(1);
-    }
-    if (field === 'event') {
-      this.eventName = value;
-    } else if (field === 'data') {
-      this.data.push(value);
-    }
-  }
-
-  private dispatch(out: StreamEvent[]): void {
-    const name = this.eventName;
-    const data = this.data.join('\n');
-    this.eventName = '';
-    this.data = [];
+  private dispatch(name: string, data: string, out: StreamEvent[]): void {
     if (data === '' || this.done) {
       return;
     }

@@ -20,17 +20,10 @@ import {
   type ToolCallPart,
 } from '@/gateway/dialects/canonical';
 
-export type Obj = Record<string, unknown>;
+import { DATA_URL } from '@/gateway/dialects/shared/image';
+import { count, isObj, str, type Obj } from '@/gateway/dialects/shared/values';
 
-export function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-export const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-
-function count(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
-}
+export { isObj, str, type Obj } from '@/gateway/dialects/shared/values';
 
 /** The id a Gemini function call without one gets: its position among the response's calls. */
 export const syntheticCallId = (n: number): string => `call_${n}`;
@@ -192,8 +185,6 @@ const IMAGE_TYPES: Record<string, string> = {
   heic: 'image/heic',
   heif: 'image/heif',
 };
-
-const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 
 /** A canonical image → `inlineData` (base64 and data: URLs) or `fileData` (other URLs). */
 export function imagePartOut(p: ImagePart): Obj {

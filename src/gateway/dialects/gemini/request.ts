@@ -12,7 +12,6 @@
  * go in the URL, see `geminiPath`), tool schemas cleaned by `sanitizeGeminiSchema`, only Gemini's
  * own thinking sent back, signatures byte for byte.
  */
-import { AppError } from '@/common/errors/app-error';
 import {
   effortToBudget,
   type CanonicalMessage,
@@ -36,13 +35,15 @@ import {
   type Obj,
 } from '@/gateway/dialects/gemini/common';
 import { fromGeminiSchema, sanitizeGeminiSchema } from '@/gateway/dialects/gemini/schema';
-
-const invalid = (message: string, param: string): AppError => AppError.invalid(message, { param });
-
-const kindOf = (v: unknown): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
-
-const present = (v: unknown): boolean => v !== undefined && v !== null;
+import {
+  invalid,
+  kindOf,
+  optionalBoolean,
+  optionalNumber,
+  optionalObject,
+  optionalString,
+  present,
+} from '@/gateway/dialects/shared/validate';
 
 const snake = (camel: string): string => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -57,13 +58,7 @@ function field(o: Obj, camel: string, param: string): { value: unknown; param: s
 
 function optNumber(o: Obj, camel: string, prefix: string): number | undefined {
   const { value, param } = field(o, camel, prefix);
-  if (!present(value)) {
-    return undefined;
-  }
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw invalid(`${param}: a number is required, got ${kindOf(value)}`, param);
-  }
-  return value;
+  return optionalNumber(value, param);
 }
 
 function optInteger(o: Obj, camel: string, prefix: string, min: number): number | undefined {
@@ -77,35 +72,17 @@ function optInteger(o: Obj, camel: string, prefix: string, min: number): number 
 
 function optBoolean(o: Obj, camel: string, prefix: string): boolean | undefined {
   const { value, param } = field(o, camel, prefix);
-  if (!present(value)) {
-    return undefined;
-  }
-  if (typeof value !== 'boolean') {
-    throw invalid(`${param}: a boolean is required, got ${kindOf(value)}`, param);
-  }
-  return value;
+  return optionalBoolean(value, param);
 }
 
 function optString(o: Obj, camel: string, prefix: string): string | undefined {
   const { value, param } = field(o, camel, prefix);
-  if (!present(value)) {
-    return undefined;
-  }
-  if (typeof value !== 'string') {
-    throw invalid(`${param}: a string is required, got ${kindOf(value)}`, param);
-  }
-  return value;
+  return optionalString(value, param);
 }
 
 function optObject(o: Obj, camel: string, prefix: string): Obj | undefined {
   const { value, param } = field(o, camel, prefix);
-  if (!present(value)) {
-    return undefined;
-  }
-  if (!isObj(value)) {
-    throw invalid(`${param}: an object is required, got ${kindOf(value)}`, param);
-  }
-  return value;
+  return optionalObject(value, param);
 }
 
 function requireString(o: Obj, camel: string, prefix: string): string {

@@ -7,7 +7,6 @@
  * arrive whole, one per part (parallel calls in the same chunk). A failure is a chunk holding
  * `{"error": {code, message, status}}` (Gemini has no SSE error event).
  */
-import { StringDecoder } from 'node:string_decoder';
 import type {
   CanonicalUsage,
   StopReason,
@@ -15,6 +14,7 @@ import type {
   StreamEncoder,
   StreamEvent,
 } from '@/gateway/dialects/canonical';
+import { SseReader } from '@/gateway/dialects/shared/sse';
 import {
   fromFinishReason,
   fromGeminiUsage,
@@ -49,9 +49,10 @@ export const STREAM_ENDED_EARLY = 'upstream stream ended before completion';
  * own block index (the canonical events have no other slot for it), then `block_stop`.
  */
 export class GeminiStreamDecoder implements StreamDecoder {
-  private readonly utf8 = new StringDecoder('utf8');
-  private buf = '';
-  private data: string[] = [];
+  private readonly sse = new SseReader<StreamEvent[]>((name, data, out) => {
+    this.dispatch(name, data, out);
+    return this.done;
+  });
 
   private started = false;
   /** `message_stop` or `error` was emitted: nothing follows. */
@@ -67,8 +68,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
       return out;
     }
     this.guard(out, () => {
-      this.buf += this.utf8.write(chunk);
-      this.lines(out, false);
+      this.sse.push(chunk, out);
     });
     return out;
   }
@@ -79,9 +79,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
       return out;
     }
     this.guard(out, () => {
-      this.buf += this.utf8.end();
-      this.lines(out, true);
-      this.dispatch(out); // a last event without its blank line
+      this.sse.end(out); // a last event without its blank line included
       this.fail(out, STREAM_ENDED_EARLY);
     });
     return out;
@@ -96,48 +94,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
     }
   }
 
-  private lines(out: StreamEvent[], final: boolean): void {
-    const buf = this.buf;
-    let start = 0;
-    const eol = /\r\n|\r|\n/g; // SSE line ends: CRLF, LF or a lone CR
-    for (let m = eol.exec(buf); m && !this.done; m = eol.exec(buf)) {
-      // A CR at the very end may be the first half of a CRLF: wait for the next chunk.
-      if (m[0] === '\r' && m.index === buf.length - 1 && !final) {
-        break;
-      }
-      this.line(buf.slice(start, m.index), out);
-      start = m.index + m[0].length;
-    }
-    this.buf = this.done ? '' : buf.slice(start);
-    if (final && !this.done && this.buf !== '') {
-      const last = this.buf;
-      this.buf = '';
-      this.line(last, out);
-    }
-  }
-
-  private line(line: string, out: StreamEvent[]): void {
-    if (line === '') {
-      this.dispatch(out);
-      return;
-    }
-    if (line.startsWith(':')) {
-      return; // comment
-    }
-    const colon = line.indexOf(':');
-    const name = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) {
-      value = value.slice(1);
-    }
-    if (name === 'data') {
-      this.data.push(value);
-    }
-  }
-
-  private dispatch(out: StreamEvent[]): void {
-    const data = this.data.join('\n');
-    this.data = [];
+  private dispatch(_name: string, data: string, out: StreamEvent[]): void {
     if (data === '' || this.done || data.trim() === '[DONE]') {
       return;
     }

@@ -1,12 +1,10 @@
 import type { CanonicalUsage, StopReason } from '@/gateway/dialects/canonical';
 
+import { count, isObj, type Obj } from '@/gateway/dialects/shared/values';
+
 /** Helpers shared by the Ollama `/api/chat` request, response and stream mappers. */
 
-export type Obj = Record<string, unknown>;
-
-export function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+export { isObj, type Obj } from '@/gateway/dialects/shared/values';
 
 /**
  * The id given to the `n`-th tool call (0-based) when Ollama sends none: older servers have no
@@ -93,10 +91,6 @@ export function ollamaDoneReason(reason: StopReason): string {
     case 'error':
       return 'error';
   }
-}
-
-function count(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
 }
 
 /**

@@ -43,39 +43,15 @@ import {
   sniffImageType,
   type Obj,
 } from '@/gateway/dialects/ollama/common';
-
-const invalid = (message: string, param: string): AppError => AppError.invalid(message, { param });
-
-const present = (v: unknown): boolean => v !== undefined && v !== null;
-
-const kindOf = (v: unknown): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
-
-/** A user-supplied value quoted in an error message, kept short. */
-function quote(v: unknown): string {
-  const s = typeof v === 'string' ? JSON.stringify(v) : String(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-function optString(v: unknown, param: string): string | undefined {
-  if (!present(v)) {
-    return undefined;
-  }
-  if (typeof v !== 'string') {
-    throw invalid(`${param} must be a string, got ${kindOf(v)}`, param);
-  }
-  return v;
-}
-
-function optNumber(v: unknown, param: string): number | undefined {
-  if (!present(v)) {
-    return undefined;
-  }
-  if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw invalid(`${param} must be a number, got ${kindOf(v)}`, param);
-  }
-  return v;
-}
+import { DATA_URL } from '@/gateway/dialects/shared/image';
+import {
+  invalid,
+  kindOf,
+  optNumber,
+  optString,
+  present,
+  quote,
+} from '@/gateway/dialects/shared/validate';
 
 function optInteger(v: unknown, param: string): number | undefined {
   const n = optNumber(v, param);
@@ -89,7 +65,6 @@ function optInteger(v: unknown, param: string): number | undefined {
 // Client side: Ollama body → canonical request
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 
 /** One `images[j]` entry: base64 data (a `data:` URL is accepted too, its media type kept). */
 function imagePart(raw: unknown, param: string): ImagePart {

@@ -1,16 +1,9 @@
 import type { CanonicalUsage, StopReason } from '@/gateway/dialects/canonical';
+import { count, isObj, type Obj } from '@/gateway/dialects/shared/values';
 
 /** Helpers shared by the OpenAI Chat Completions request, response and stream mappers. */
 
-export type Obj = Record<string, unknown>;
-
-export function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function count(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
-}
+export { isObj, type Obj } from '@/gateway/dialects/shared/values';
 
 /**
  * OpenAI `usage` → canonical. OpenAI's `prompt_tokens` already includes the cached tokens, the

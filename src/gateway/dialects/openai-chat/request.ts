@@ -1,4 +1,3 @@
-import { AppError } from '@/common/errors/app-error';
 import {
   budgetToEffort,
   type CanonicalMessage,
@@ -15,22 +14,14 @@ import {
   type ToolResultPart,
 } from '@/gateway/dialects/canonical';
 import { isObj, type Obj } from '@/gateway/dialects/openai-chat/common';
+import { imageUrl, urlImagePart } from '@/gateway/dialects/shared/image';
+import { invalid, present, quote } from '@/gateway/dialects/shared/validate';
 
 /**
  * OpenAI Chat Completions requests ⇄ canonical (client side: validate + read; upstream side: write).
  * Validation is by hand (hot path): every failure is a 400 `AppError` whose `details.param` names
  * the field, as OpenAI's own `param` does.
  */
-
-const invalid = (message: string, param: string): AppError => AppError.invalid(message, { param });
-
-/** A user-supplied value quoted in an error message, kept short. */
-function quote(v: unknown): string {
-  const s = typeof v === 'string' ? JSON.stringify(v) : String(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-const present = (v: unknown): boolean => v !== undefined && v !== null;
 
 function optString(b: Obj, key: string): string | undefined {
   const v = b[key];
@@ -76,8 +67,6 @@ function optBoolean(b: Obj, key: string): boolean | undefined {
 // ------------------------------------------------------------------------------------------------
 // Content
 
-const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
-
 function imagePart(raw: unknown, param: string): ImagePart {
   // `image_url` is an object in the spec; a bare URL string is accepted as some clients send it.
   const img = typeof raw === 'string' ? { url: raw } : raw;
@@ -88,24 +77,7 @@ function imagePart(raw: unknown, param: string): ImagePart {
   if (typeof url !== 'string' || !url) {
     throw invalid(`${param}.url must be a non-empty string`, `${param}.url`);
   }
-  const part: ImagePart = { type: 'image', source: { kind: 'url', url } };
-  const data = DATA_URL.exec(url);
-  if (data) {
-    part.source = { kind: 'base64', mediaType: data[1], data: data[2] };
-  } else if (!/^https?:\/\//i.test(url)) {
-    throw invalid(
-      `${param}.url must be an https URL or a data:<mime>;base64,<data> URL`,
-      `${param}.url`,
-    );
-  }
-  const detail = img.detail;
-  if (present(detail)) {
-    if (detail !== 'auto' && detail !== 'low' && detail !== 'high') {
-      throw invalid(`${param}.detail must be one of auto, low, high`, `${param}.detail`);
-    }
-    part.detail = detail;
-  }
-  return part;
+  return urlImagePart(url, `${param}.url`, img, param);
 }
 
 type PartKind = 'text' | 'image_url' | 'refusal';
@@ -557,8 +529,7 @@ export function fromOpenAiChatRequest(body: unknown): CanonicalRequest {
 // Out
 
 function imageOut(p: ImagePart): Obj {
-  const url =
-    p.source.kind === 'url' ? p.source.url : `data:${p.source.mediaType};base64,${p.source.data}`;
+  const url = imageUrl(p);
   return { type: 'image_url', image_url: p.detail ? { url, detail: p.detail } : { url } };
 }
 

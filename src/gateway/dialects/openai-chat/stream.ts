@@ -1,4 +1,3 @@
-import { StringDecoder } from 'node:string_decoder';
 import { openAiType } from '@/common/errors/render';
 import type {
   CanonicalUsage,
@@ -7,6 +6,7 @@ import type {
   StreamEncoder,
   StreamEvent,
 } from '@/gateway/dialects/canonical';
+import { SseReader } from '@/gateway/dialects/shared/sse';
 import {
   fromFinishReason,
   fromOpenAiUsage,
@@ -39,11 +39,10 @@ interface ToolState {
  * block, although that block was already closed when the next call started.
  */
 export class OpenAiChatStreamDecoder implements StreamDecoder {
-  private readonly utf8 = new StringDecoder('utf8');
-  private buf = '';
-  /** `data:` lines of the SSE event being read, and its `event:` name. */
-  private data: string[] = [];
-  private eventName = '';
+  private readonly sse = new SseReader<StreamEvent[]>((name, data, out) => {
+    this.dispatch(name, data, out);
+    return this.finished;
+  });
 
   private started = false;
   /** `message_stop` or `error` was emitted: nothing follows. */
@@ -58,8 +57,7 @@ export class OpenAiChatStreamDecoder implements StreamDecoder {
   push(chunk: Buffer): StreamEvent[] {
     const out: StreamEvent[] = [];
     this.guard(out, () => {
-      this.buf += this.utf8.write(chunk);
-      this.readLines(out, false);
+      this.sse.push(chunk, out);
     });
     return out;
   }
@@ -67,9 +65,7 @@ export class OpenAiChatStreamDecoder implements StreamDecoder {
   end(): StreamEvent[] {
     const out: StreamEvent[] = [];
     this.guard(out, () => {
-      this.buf += this.utf8.end();
-      this.readLines(out, true);
-      this.dispatch(out); // a last event without its blank line
+      this.sse.end(out); // a last event without its blank line included
       if (this.finishReason !== undefined) {
         this.complete(out);
       } else {
@@ -88,64 +84,11 @@ export class OpenAiChatStreamDecoder implements StreamDecoder {
     }
   }
 
-  private readLines(out: StreamEvent[], final: boolean): void {
-    const buf = this.buf;
-    let start = 0;
-    while (start < buf.length) {
-      const lf = buf.indexOf('\n', start);
-      const crAt = buf.indexOf('\r', start);
-      const cr = crAt >= 0 && (lf < 0 || crAt < lf) ? crAt : -1;
-      if (cr >= 0) {
-        if (cr === buf.length - 1 && !final) {
-          break; // `\r` at the end: a `\n` may follow in the next chunk
-        }
-        this.line(buf.slice(start, cr), out);
-        start = buf[cr + 1] === '\n' ? cr + 2 : cr + 1;
-      } else if (lf >= 0) {
-        this.line(buf.slice(start, lf), out);
-        start = lf + 1;
-      } else {
-        break;
-      }
-    }
-    this.buf = buf.slice(start);
-    if (final && this.buf) {
-      const last = this.buf;
-      this.buf = '';
-      this.line(last, out);
-    }
-  }
-
-  private line(line: string, out: StreamEvent[]): void {
-    if (line === '') {
-      this.dispatch(out);
+  /** One SSE event: its `event:` name and its `data:` lines joined by `\n`. */
+  private dispatch(name: string, payload: string, out: StreamEvent[]): void {
+    if (this.finished) {
       return;
     }
-    if (line.startsWith(':')) {
-      return; // comment, e.g. `: keep-alive`
-    }
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) {
-      value = value.slice(1);
-    }
-    if (field === 'data') {
-      this.data.push(value);
-    } else if (field === 'event') {
-      this.eventName = value;
-    }
-  }
-
-  private dispatch(out: StreamEvent[]): void {
-    const data = this.data;
-    const name = this.eventName;
-    this.data = [];
-    this.eventName = '';
-    if (!data.length || this.finished) {
-      return;
-    }
-    const payload = data.join('\n');
     if (payload.trim() === '[DONE]') {
       if (!this.started) {
         this.fail(out, INCOMPLETE);
@@ -160,7 +103,7 @@ export class OpenAiChatStreamDecoder implements StreamDecoder {
     } catch {
       // Servers that forget the blank line between events: one JSON chunk per data line.
       parsed = [];
-      for (const d of data) {
+      for (const d of payload.split('\n')) {
         try {
           parsed.push(JSON.parse(d));
         } catch {

@@ -1,15 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { CanonicalUsage, StopReason, ThinkingPart } from '@/gateway/dialects/canonical';
+import { count, isObj, type Obj } from '@/gateway/dialects/shared/values';
 
 /** Helpers shared by the OpenAI Responses request, response and stream mappers. */
 
-export type Obj = Record<string, unknown>;
-
-export function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-export const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+export { isObj, str, type Obj } from '@/gateway/dialects/shared/values';
 
 /** Reasoning summary parts are joined like this into one thinking text (and streamed so). */
 export const SUMMARY_SEPARATOR = '\n\n';
@@ -20,10 +15,6 @@ export const SUMMARY_SEPARATOR = '\n\n';
  */
 export function isReplayableReasoning(p: ThinkingPart): boolean {
   return p.origin === 'responses' && !!p.redacted;
-}
-
-function count(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
 }
 
 /**

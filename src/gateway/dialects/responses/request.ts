@@ -19,6 +19,16 @@ import {
   SUMMARY_SEPARATOR,
   type Obj,
 } from '@/gateway/dialects/responses/common';
+import { imageUrl, urlImagePart } from '@/gateway/dialects/shared/image';
+import {
+  invalid,
+  kindOf,
+  optBoolean,
+  optNumber,
+  optString,
+  present,
+  quote,
+} from '@/gateway/dialects/shared/validate';
 
 /**
  * OpenAI Responses requests (`POST /v1/responses`) ⇄ canonical (client side: validate + read;
@@ -41,8 +51,6 @@ import {
  * through the gateway). A Responses upstream gets the request as sent (pass-through), tools included.
  */
 
-const invalid = (message: string, param: string): AppError => AppError.invalid(message, { param });
-
 /** The 400 for a feature that needs stored server-side state, which this gateway does not keep. */
 const stateless = (message: string, param: string): AppError =>
   AppError.invalid(
@@ -52,54 +60,10 @@ const stateless = (message: string, param: string): AppError =>
     'UNSUPPORTED_FEATURE',
   );
 
-/** A user-supplied value quoted in an error message, kept short. */
-function quote(v: unknown): string {
-  const s = typeof v === 'string' ? JSON.stringify(v) : String(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-const kindOf = (v: unknown): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
-
-const present = (v: unknown): boolean => v !== undefined && v !== null;
-
-function optString(b: Obj, key: string, param = key): string | undefined {
-  const v = b[key];
-  if (!present(v)) {
-    return undefined;
-  }
-  if (typeof v !== 'string') {
-    throw invalid(`${param} must be a string, got ${kindOf(v)}`, param);
-  }
-  return v;
-}
-
-function optNumber(b: Obj, key: string): number | undefined {
-  const v = b[key];
-  if (!present(v)) {
-    return undefined;
-  }
-  if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw invalid(`${key} must be a number, got ${kindOf(v)}`, key);
-  }
-  return v;
-}
-
 function optPositiveInt(b: Obj, key: string): number | undefined {
-  const v = optNumber(b, key);
+  const v = optNumber(b[key], key);
   if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
     throw invalid(`${key} must be a positive integer`, key);
-  }
-  return v;
-}
-
-function optBoolean(b: Obj, key: string, param = key): boolean | undefined {
-  const v = b[key];
-  if (!present(v)) {
-    return undefined;
-  }
-  if (typeof v !== 'boolean') {
-    throw invalid(`${param} must be a boolean, got ${kindOf(v)}`, param);
   }
   return v;
 }
@@ -118,8 +82,6 @@ function requireString(o: Obj, key: string, param: string, nonEmpty = false): st
 // ------------------------------------------------------------------------------------------------
 // Content
 
-const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
-
 function imagePart(raw: Obj, param: string): ImagePart {
   if (present(raw.file_id) && !present(raw.image_url)) {
     throw invalid(
@@ -132,24 +94,7 @@ function imagePart(raw: Obj, param: string): ImagePart {
   if (typeof url !== 'string' || url === '') {
     throw invalid(`${param}.image_url must be a non-empty string`, `${param}.image_url`);
   }
-  const part: ImagePart = { type: 'image', source: { kind: 'url', url } };
-  const data = DATA_URL.exec(url);
-  if (data) {
-    part.source = { kind: 'base64', mediaType: data[1], data: data[2] };
-  } else if (!/^https?:\/\//i.test(url)) {
-    throw invalid(
-      `${param}.image_url must be an https URL or a data:<mime>;base64,<data> URL`,
-      `${param}.image_url`,
-    );
-  }
-  const detail = raw.detail;
-  if (present(detail)) {
-    if (detail !== 'auto' && detail !== 'low' && detail !== 'high') {
-      throw invalid(`${param}.detail must be one of auto, low, high`, `${param}.detail`);
-    }
-    part.detail = detail;
-  }
-  return part;
+  return urlImagePart(url, `${param}.image_url`, raw, param);
 }
 
 type PartKind = 'input_text' | 'output_text' | 'refusal' | 'input_image';
@@ -248,7 +193,7 @@ function reasoningTexts(raw: unknown, param: string, partType: string): string[]
 function reasoningPart(item: Obj, param: string): ThinkingPart | undefined {
   const summary = reasoningTexts(item.summary, `${param}.summary`, 'summary_text');
   const content = reasoningTexts(item.content, `${param}.content`, 'reasoning_text');
-  const encrypted = optString(item, 'encrypted_content', `${param}.encrypted_content`);
+  const encrypted = optString(item.encrypted_content, `${param}.encrypted_content`);
   const text = (summary.length ? summary : content).join(SUMMARY_SEPARATOR);
   if (text === '' && !encrypted) {
     return undefined;
@@ -397,7 +342,7 @@ function tools(raw: unknown): CanonicalTool[] | undefined {
       name: requireString(t, 'name', `${p}.name`, true),
       parameters: { type: 'object', properties: {} },
     };
-    const description = optString(t, 'description', `${p}.description`);
+    const description = optString(t.description, `${p}.description`);
     if (description !== undefined) {
       tool.description = description;
     }
@@ -408,7 +353,7 @@ function tools(raw: unknown): CanonicalTool[] | undefined {
       tool.parameters = t.parameters;
     }
     // `strict` is checked but has no canonical field (toResponsesRequest always sends false).
-    optBoolean(t, 'strict', `${p}.strict`);
+    optBoolean(t.strict, `${p}.strict`);
     return [tool];
   });
 }
@@ -506,11 +451,11 @@ function textFormat(raw: unknown): ResponseFormat | undefined {
         throw invalid('text.format.schema must be a JSON Schema object', 'text.format.schema');
       }
       const format: ResponseFormat = { type: 'json_schema', schema: f.schema };
-      const name = optString(f, 'name', 'text.format.name');
+      const name = optString(f.name, 'text.format.name');
       if (name !== undefined) {
         format.name = name;
       }
-      const strict = optBoolean(f, 'strict', 'text.format.strict');
+      const strict = optBoolean(f.strict, 'text.format.strict');
       if (strict !== undefined) {
         format.strict = strict;
       }
@@ -553,17 +498,17 @@ export function fromResponsesRequest(body: unknown): CanonicalRequest {
   if (present(body.prompt)) {
     throw stateless('prompt (a stored prompt template) is not supported', 'prompt');
   }
-  if (optBoolean(body, 'background') === true) {
+  if (optBoolean(body.background, 'background') === true) {
     throw stateless('background is not supported', 'background');
   }
-  optBoolean(body, 'store'); // checked, then ignored: nothing is ever stored
+  optBoolean(body.store, 'store'); // checked, then ignored: nothing is ever stored
 
   const input = body.input;
   if (!present(input)) {
     throw invalid('input is required', 'input');
   }
   const system: TextPart[] = [];
-  const instructions = optString(body, 'instructions');
+  const instructions = optString(body.instructions, 'instructions');
   if (instructions) {
     system.push({ type: 'text', text: instructions });
   }
@@ -586,7 +531,7 @@ export function fromResponsesRequest(body: unknown): CanonicalRequest {
     model,
     system,
     messages,
-    stream: optBoolean(body, 'stream') ?? false,
+    stream: optBoolean(body.stream, 'stream') ?? false,
   };
   const t = tools(body.tools);
   if (t?.length) {
@@ -596,7 +541,7 @@ export function fromResponsesRequest(body: unknown): CanonicalRequest {
   if (choice !== undefined) {
     req.toolChoice = choice;
   }
-  const parallel = optBoolean(body, 'parallel_tool_calls');
+  const parallel = optBoolean(body.parallel_tool_calls, 'parallel_tool_calls');
   if (parallel !== undefined) {
     req.parallelToolCalls = parallel;
   }
@@ -604,11 +549,11 @@ export function fromResponsesRequest(body: unknown): CanonicalRequest {
   if (maxTokens !== undefined) {
     req.maxTokens = maxTokens;
   }
-  const temperature = optNumber(body, 'temperature');
+  const temperature = optNumber(body.temperature, 'temperature');
   if (temperature !== undefined) {
     req.temperature = temperature;
   }
-  const topP = optNumber(body, 'top_p');
+  const topP = optNumber(body.top_p, 'top_p');
   if (topP !== undefined) {
     req.topP = topP;
   }
@@ -623,7 +568,7 @@ export function fromResponsesRequest(body: unknown): CanonicalRequest {
   if (present(body.include) && !Array.isArray(body.include)) {
     throw invalid(`include must be an array of strings, got ${kindOf(body.include)}`, 'include');
   }
-  const user = optString(body, 'user');
+  const user = optString(body.user, 'user');
   if (user !== undefined) {
     req.user = user;
   }
@@ -634,8 +579,7 @@ export function fromResponsesRequest(body: unknown): CanonicalRequest {
 // Out
 
 function imageOut(p: ImagePart): Obj {
-  const url =
-    p.source.kind === 'url' ? p.source.url : `data:${p.source.mediaType};base64,${p.source.data}`;
+  const url = imageUrl(p);
   return p.detail
     ? { type: 'input_image', image_url: url, detail: p.detail }
     : { type: 'input_image', image_url: url };

@@ -21,7 +21,6 @@
  * Responses client, and Responses → Responses streams pass through untouched; the non-stream side
  * keeps it (`ThinkingPart.redacted`, origin `responses`).
  */
-import { StringDecoder } from 'node:string_decoder';
 import {
   EMPTY_USAGE,
   type CanonicalUsage,
@@ -30,6 +29,8 @@ import {
   type StreamEncoder,
   type StreamEvent,
 } from '@/gateway/dialects/canonical';
+import { SseReader } from '@/gateway/dialects/shared/sse';
+import { optNum } from '@/gateway/dialects/shared/values';
 import {
   fromResponsesStatus,
   fromResponsesUsage,
@@ -53,9 +54,6 @@ import {
 } from '@/gateway/dialects/responses/response';
 
 export const STREAM_ENDED_EARLY = 'upstream stream ended before completion';
-
-const optNum = (v: unknown): number | undefined =>
-  typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 
 // ------------------------------------------------------------------------------------------------
 // Decoder: upstream Responses SSE bytes → canonical events
@@ -84,10 +82,10 @@ interface DecItem {
  * `response.failed` with `error`. Never throws: a malformed event becomes an `error` event.
  */
 export class ResponsesStreamDecoder implements StreamDecoder {
-  private readonly utf8 = new StringDecoder('utf8');
-  private buf = '';
-  private eventName = '';
-  private data: string[] = [];
+  private readonly sse = new SseReader<StreamEvent[]>((name, data, out) => {
+    this.dispatch(name, data, out);
+    return this.done;
+  });
   private done = false;
 
   private started = false;
@@ -99,71 +97,24 @@ export class ResponsesStreamDecoder implements StreamDecoder {
     if (this.done) {
       return [];
     }
-    this.buf += this.utf8.write(chunk);
-    return this.lines(false);
+    const out: StreamEvent[] = [];
+    this.sse.push(chunk, out);
+    return out;
   }
 
   end(): StreamEvent[] {
     if (this.done) {
       return [];
     }
-    this.buf += this.utf8.end();
-    const out = this.lines(true);
-    if (!this.done && this.data.length > 0) {
-      this.dispatch(out); // the last event lacked its blank line
-    }
+    const out: StreamEvent[] = [];
+    this.sse.end(out); // a last event without its blank line included
     if (!this.done) {
       this.fail(out, STREAM_ENDED_EARLY);
     }
     return out;
   }
 
-  private lines(final: boolean): StreamEvent[] {
-    const out: StreamEvent[] = [];
-    let pos = 0;
-    const eol = /\r\n|\r|\n/g; // SSE line ends: CRLF, LF or a lone CR
-    for (let m = eol.exec(this.buf); m && !this.done; m = eol.exec(this.buf)) {
-      // A CR at the very end may be the first half of a CRLF: wait for the next chunk.
-      if (m[0] === '\r' && m.index === this.buf.length - 1 && !final) {
-        break;
-      }
-      this.line(this.buf.slice(pos, m.index), out);
-      pos = m.index + m[0].length;
-    }
-    this.buf = this.done ? '' : this.buf.slice(pos);
-    if (final && !this.done && this.buf !== '') {
-      this.line(this.buf, out);
-      this.buf = '';
-    }
-    return out;
-  }
-
-  private line(line: string, out: StreamEvent[]): void {
-    if (line === '') {
-      this.dispatch(out);
-      return;
-    }
-    if (line.startsWith(':')) {
-      return; // comment, e.g. a keep-alive
-    }
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) {
-      value = value.slice(1);
-    }
-    if (field === 'event') {
-      this.eventName = value;
-    } else if (field === 'data') {
-      this.data.push(value);
-    }
-  }
-
-  private dispatch(out: StreamEvent[]): void {
-    const name = this.eventName;
-    const data = this.data.join('\n');
-    this.eventName = '';
-    this.data = [];
+  private dispatch(name: string, data: string, out: StreamEvent[]): void {
     if (data === '' || this.done || data.trim() === '[DONE]') {
       return; // no [DONE] in this dialect; a compatible server that sends one still must complete
     }
