@@ -6,6 +6,7 @@ import {
   STREAM_ENDED_EARLY,
 } from '@/gateway/dialects/anthropic/stream';
 import { type CanonicalUsage, type StreamEvent } from '@/gateway/dialects/canonical';
+import { byteByByte, prng, randomCuts, splitAt } from '@/gateway/dialects/shared/chunking.testing';
 
 type Obj = Record<string, unknown>;
 
@@ -30,36 +31,6 @@ const responseJson = (name: string): Obj =>
 
 // ------------------------------------------------------------------------------------------------
 // Chunking
-
-/** mulberry32: a tiny seeded PRNG, so random splits are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function splitAt(buf: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts)].filter((c) => c > 0 && c < buf.length).sort((x, y) => x - y);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const c of points) {
-    out.push(buf.subarray(prev, c));
-    prev = c;
-  }
-  out.push(buf.subarray(prev));
-  return out;
-}
-
-function randomCuts(rand: () => number, length: number, count: number): number[] {
-  return Array.from({ length: count }, () => 1 + Math.floor(rand() * (length - 1)));
-}
-
-const byteByByte = (buf: Buffer): Buffer[] => Array.from(buf, (_, i) => buf.subarray(i, i + 1));
 
 function decode(chunks: Buffer[]): StreamEvent[] {
   const decoder = new AnthropicStreamDecoder();

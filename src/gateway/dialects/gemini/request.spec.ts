@@ -7,6 +7,7 @@ import {
   type CanonicalTool,
 } from '@/gateway/dialects/canonical';
 import { fromGeminiRequest, geminiPath, toGeminiRequest } from '@/gateway/dialects/gemini/request';
+import { prng, thrown } from '@/gateway/dialects/shared/chunking.testing';
 
 // Fixture JSON is read and mutated field by field; typing every wire shape here adds nothing.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -37,28 +38,6 @@ function upperTypes<T>(v: T): T {
       k === 'type' && typeof x === 'string' ? x.toUpperCase() : x,
     ),
   ) as T;
-}
-
-/** The error a call throws; fails the test when it returns instead. */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to throw');
-}
-
-/** Small seeded PRNG (mulberry32): deterministic "random" mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const RED_SQUARE_URL = 'https://example.com/images/red-square.png';

@@ -17,6 +17,7 @@ import {
 } from '@/gateway/dialects/ollama/stream';
 import { fromOpenAiChatResponse } from '@/gateway/dialects/openai-chat/response';
 import { OpenAiChatStreamDecoder } from '@/gateway/dialects/openai-chat/stream';
+import { prng } from '@/gateway/dialects/shared/chunking.testing';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
@@ -28,18 +29,6 @@ const ndjson = (name: string): Buffer =>
   readFileSync(join(DIALECTS, 'ollama', `${name}.stream.ndjson`));
 const response = (name: string, dialect = 'ollama'): Obj =>
   JSON.parse(readFileSync(join(DIALECTS, dialect, `${name}.response.json`), 'utf8')) as Obj;
-
-/** Small seeded PRNG (mulberry32), so "random" splits are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Decodes `bytes` pushed in pieces cut at `cuts` (byte offsets). */
 function decode(

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { AppError } from '@/common/errors/app-error';
 import type { CanonicalRequest, ImagePart } from '@/gateway/dialects/canonical';
 import { fromOpenAiChatRequest, toOpenAiChatRequest } from '@/gateway/dialects/openai-chat/request';
+import { prng, thrown } from '@/gateway/dialects/shared/chunking.testing';
 
 // Fixture JSON is read and mutated field by field; typing every wire shape here adds nothing.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,28 +24,6 @@ const CASES = ['text', 'parallel-tool-calls', 'thinking', 'image-input'] as cons
 
 function fixture(name: string): Obj {
   return JSON.parse(readFileSync(join(FIXTURES, `${name}.request.json`), 'utf8')) as Obj;
-}
-
-/** The error a call throws; fails the test when it returns instead. */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to throw');
-}
-
-/** Small seeded PRNG (mulberry32): deterministic "random" mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

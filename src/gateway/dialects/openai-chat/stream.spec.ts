@@ -9,6 +9,7 @@ import {
   OpenAiChatStreamDecoder,
   OpenAiChatStreamEncoder,
 } from '@/gateway/dialects/openai-chat/stream';
+import { prng } from '@/gateway/dialects/shared/chunking.testing';
 
 // Fixture JSON is read and mutated field by field; typing every wire shape here adds nothing.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -30,18 +31,6 @@ const CASES = ['text', 'parallel-tool-calls', 'thinking', 'image-input'] as cons
 const sse = (name: string): Buffer => readFileSync(join(FIXTURES, `${name}.stream.sse`));
 const response = (name: string): Obj =>
   JSON.parse(readFileSync(join(FIXTURES, `${name}.response.json`), 'utf8')) as Obj;
-
-/** Small seeded PRNG (mulberry32), so "random" splits are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Decodes `bytes` pushed in pieces cut at `cuts` (byte offsets). */
 function decode(bytes: Buffer, cuts: number[] = []): StreamEvent[] {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { AppError } from '@/common/errors/app-error';
 import type { CanonicalResponse } from '@/gateway/dialects/canonical';
 import { fromResponsesResponse, toResponsesResponse } from '@/gateway/dialects/responses/response';
+import { thrown } from '@/gateway/dialects/shared/chunking.testing';
 
 // Fixture JSON is read and mutated field by field; typing every wire shape here adds nothing.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,16 +24,6 @@ const CASES = ['text', 'parallel-tool-calls', 'thinking', 'image-input'] as cons
 
 function fixture(name: string): Obj {
   return JSON.parse(readFileSync(join(FIXTURES, `${name}.response.json`), 'utf8')) as Obj;
-}
-
-/** The error a call throws; fails the test when it returns instead. */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to throw');
 }
 
 const SUMMARY =
