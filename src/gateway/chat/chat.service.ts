@@ -19,7 +19,6 @@ import {
   upstreamCodec,
   type DialectCodec,
 } from '@/gateway/dialects/codecs';
-import { fromGeminiRequest, geminiPath } from '@/gateway/dialects/gemini/request';
 import { fromOpenAiUsage } from '@/gateway/dialects/openai-chat/common';
 import { sendJson, type HotRequest } from '@/gateway/http/hot-request';
 import { AccountSelector, retryAfterMs } from '@/gateway/routing/account-selector';
@@ -145,13 +144,10 @@ function readCall(surface: ChatSurface, h: HotRequest): ClientCall {
       body: c.body,
     };
   }
-  const canonical =
-    surface === 'gemini'
-      ? // Gemini names the model and the stream in the URL: /v1beta/models/{model}:{action}
-        fromGeminiRequest(h.body, h.params.model ?? '', {
-          stream: h.params.action === 'streamGenerateContent',
-        })
-      : CLIENT_CODECS[surface].fromRequest(h.body);
+  const canonical = CLIENT_CODECS[surface].fromRequest(h.body, {
+    model: h.params.model,
+    stream: h.params.stream === 'true',
+  });
   return {
     surface,
     model: canonical.model,
@@ -331,8 +327,8 @@ export class ChatService {
     const { call, resolved } = ctx;
     if (codec.id === call.surface) {
       const body = call.body;
-      if (codec.id !== 'gemini') {
-        body.model = resolved.upstreamModel; // (Gemini's model is in the URL)
+      if (!codec.modelInUrl) {
+        body.model = resolved.upstreamModel;
       }
       if (call.surface === 'openai-chat' && call.stream && !call.includeUsage) {
         // metering: ask for the usage chunk (hidden from a client that did not ask for it)
@@ -378,9 +374,8 @@ export class ChatService {
       res = await this.upstream.request({
         url: viaResponses
           ? conn.responsesUrl
-          : conn.dialect === 'gemini'
-            ? conn.chatUrl.replace(/\/+$/, '') +
-              geminiPath(resolved.upstreamModel, call.stream).replace(/^\/v1beta/, '')
+          : codec.upstreamUrl
+            ? codec.upstreamUrl(conn.chatUrl, resolved.upstreamModel, call.stream)
             : conn.chatUrl,
         headers: call.stream ? conn.requestHeaders.stream : conn.requestHeaders.json,
         body: this.upstreamBody(ctx, codec),

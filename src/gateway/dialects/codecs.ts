@@ -29,7 +29,7 @@ import {
   ResponsesStreamDecoder,
   ResponsesStreamEncoder,
 } from '@/gateway/dialects/responses/stream';
-import { fromGeminiRequest, toGeminiRequest } from '@/gateway/dialects/gemini/request';
+import { fromGeminiRequest, geminiPath, toGeminiRequest } from '@/gateway/dialects/gemini/request';
 import { fromGeminiResponse, toGeminiResponse } from '@/gateway/dialects/gemini/response';
 import { GeminiStreamDecoder, GeminiStreamEncoder } from '@/gateway/dialects/gemini/stream';
 import type { Dialect } from '@/providers/registry';
@@ -43,9 +43,19 @@ export interface EncoderOptions {
 }
 
 /** One dialect's pure mappers, behind one interface (the pipeline never names a provider). */
+/** What a surface's URL says about the request (Gemini: the model and whether it streams). */
+export interface UrlFacts {
+  model?: string;
+  stream?: boolean;
+}
+
 export interface DialectCodec {
   readonly id: DialectId;
-  fromRequest(body: unknown): CanonicalRequest;
+  /** The model is named in the URL, not the body (Gemini). */
+  readonly modelInUrl?: boolean;
+  fromRequest(body: unknown, url?: UrlFacts): CanonicalRequest;
+  /** The upstream URL when it depends on the call (Gemini: model and action in the path). */
+  upstreamUrl?(base: string, model: string, stream: boolean): string;
   toRequest(req: CanonicalRequest): Record<string, unknown>;
   fromResponse(body: unknown): CanonicalResponse;
   toResponse(res: CanonicalResponse): Record<string, unknown>;
@@ -93,10 +103,14 @@ export const RESPONSES: DialectCodec = {
   encoder: (o) => new ResponsesStreamEncoder({ id: o.id, model: o.model, created: o.created }),
 };
 
-/** Gemini carries the model in the URL: its surface reads requests with `fromGeminiRequest` itself. */
+/** Gemini carries the model (and streaming) in the URL. */
 export const GEMINI: DialectCodec = {
   id: 'gemini',
-  fromRequest: (body) => fromGeminiRequest(body, ''),
+  modelInUrl: true,
+  fromRequest: (body, url) => fromGeminiRequest(body, url?.model ?? '', { stream: url?.stream }),
+  // `base` ends in /v1beta (the registry's and the documented override's form).
+  upstreamUrl: (base, model, stream) =>
+    base.replace(/\/+$/, '') + geminiPath(model, stream).replace(/^\/v1beta/, ''),
   toRequest: toGeminiRequest,
   fromResponse: fromGeminiResponse,
   toResponse: toGeminiResponse,

@@ -179,7 +179,7 @@ export class HotPath implements OnModuleInit {
         return false;
       }
       route = this.geminiGenerate;
-      params = { model: safeDecode(m[1]), action: m[2] };
+      params = { model: safeDecode(m[1]), stream: String(m[2] === 'streamGenerateContent') };
     }
     const cors = this.cors.headersFor(req.headers.origin);
     if (req.method === 'OPTIONS' && cors) {

@@ -8,7 +8,7 @@ export interface HotRequest {
   /** Normalised path (no query, no trailing or duplicate slashes). */
   path: string;
   query: URLSearchParams | null;
-  /** Path parameters of dynamic routes (Gemini: `model`, `action`). */
+  /** Path parameters of dynamic routes (Gemini: `model`, and `stream` from the action). */
   params: Record<string, string>;
   headers: IncomingHttpHeaders;
   body: unknown;
