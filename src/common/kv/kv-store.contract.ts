@@ -1,4 +1,156 @@
-import type { KvStore } from './kv-store';
+import type { KvScript, KvStore } from './kv-store';
+
+/**
+ * keys [counter, hash]  args [by, field, ttlMs]: adds `by` to a counter (expiring it), tallies
+ * `field` in a hash, and reads everything back, with the types the arguments arrived as.
+ */
+const TALLY: KvScript<{
+  count: number;
+  hits: number;
+  field: string | null;
+  missing: string | null;
+  all: Record<string, string>;
+  ttlSet: boolean;
+  args: string[];
+  types: string[];
+}> = {
+  name: 'contract-tally',
+  lua: `
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local ttl = redis.call('PTTL', KEYS[1])
+local hits = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+local flat = redis.call('HGETALL', KEYS[2])
+local all = {}
+for i = 1, #flat, 2 do
+  all[flat[i]] = flat[i + 1]
+end
+local types = {}
+for i = 1, #ARGV do
+  types[i] = type(ARGV[i])
+end
+return cjson.encode({
+  count = count,
+  hits = hits,
+  field = redis.call('HGET', KEYS[2], ARGV[2]) or cjson.null,
+  missing = redis.call('HGET', KEYS[2], 'never') or cjson.null,
+  all = all,
+  ttlSet = ttl > 0 and ttl <= tonumber(ARGV[3]),
+  args = ARGV,
+  types = types,
+})
+`,
+  run(kv, keys, args) {
+    const count = kv.incrBy(keys[0], Number(args[0]));
+    kv.pexpire(keys[0], Number(args[2]));
+    const ttl = kv.pttl(keys[0]);
+    const hits = kv.hincrBy(keys[1], args[1], 1);
+    return {
+      count,
+      hits,
+      field: kv.hget(keys[1], args[1]),
+      missing: kv.hget(keys[1], 'never'),
+      all: kv.hgetall(keys[1]),
+      ttlSet: ttl > 0 && ttl <= Number(args[2]),
+      args: [...args],
+      types: args.map((a) => typeof a),
+    };
+  },
+};
+
+/** keys [a, b]  args [value, ttlMs]: string writes, reads, expiries and deletes in one go. */
+const STRINGS: KvScript<{
+  got: string | null;
+  ttlSet: boolean;
+  missing: string | null;
+  missingTtl: number;
+  plainTtl: number;
+  gone: string | null;
+  goneTtl: number;
+}> = {
+  name: 'contract-strings',
+  lua: `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local got = redis.call('GET', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+local missing = redis.call('GET', KEYS[2])
+local missingTtl = redis.call('PTTL', KEYS[2])
+redis.call('SET', KEYS[2], 'plain')
+local plainTtl = redis.call('PTTL', KEYS[2])
+redis.call('DEL', KEYS[1])
+return cjson.encode({
+  got = got,
+  ttlSet = ttl > 0 and ttl <= tonumber(ARGV[2]),
+  missing = missing or cjson.null,
+  missingTtl = missingTtl,
+  plainTtl = plainTtl,
+  gone = redis.call('GET', KEYS[1]) or cjson.null,
+  goneTtl = redis.call('PTTL', KEYS[1]),
+})
+`,
+  run(kv, keys, args) {
+    kv.set(keys[0], args[0], Number(args[1]));
+    const got = kv.get(keys[0]);
+    const ttl = kv.pttl(keys[0]);
+    const missing = kv.get(keys[1]);
+    const missingTtl = kv.pttl(keys[1]);
+    kv.set(keys[1], 'plain');
+    const plainTtl = kv.pttl(keys[1]);
+    kv.del(keys[0]);
+    return {
+      got,
+      ttlSet: ttl > 0 && ttl <= Number(args[1]),
+      missing,
+      missingTtl,
+      plainTtl,
+      gone: kv.get(keys[0]),
+      goneTtl: kv.pttl(keys[0]),
+    };
+  },
+};
+
+/** keys [hash]  args [field]: hash field deletes; removing the last field removes the key. */
+const HASH_DELETES: KvScript<{ after: Record<string, string>; emptyTtl: number }> = {
+  name: 'contract-hash-deletes',
+  lua: `
+redis.call('HSET', KEYS[1], ARGV[1], 'v')
+redis.call('HSET', KEYS[1], 'other', 'w')
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[1], 'never')
+local flat = redis.call('HGETALL', KEYS[1])
+local after = {}
+for i = 1, #flat, 2 do
+  after[flat[i]] = flat[i + 1]
+end
+redis.call('HDEL', KEYS[1], 'other')
+return cjson.encode({ after = after, emptyTtl = redis.call('PTTL', KEYS[1]) })
+`,
+  run(kv, keys, args) {
+    kv.hset(keys[0], args[0], 'v');
+    kv.hset(keys[0], 'other', 'w');
+    kv.hdel(keys[0], args[0]);
+    kv.hdel(keys[0], 'never');
+    const after = kv.hgetall(keys[0]);
+    kv.hdel(keys[0], 'other');
+    return { after, emptyTtl: kv.pttl(keys[0]) };
+  },
+};
+
+/** keys [key]: the string value (null when missing); rejects on a hash like GET. */
+const READ: KvScript<{ value: string | null }> = {
+  name: 'contract-read',
+  lua: `return cjson.encode({ value = redis.call('GET', KEYS[1]) or cjson.null })`,
+  run: (kv, keys) => ({ value: kv.get(keys[0]) }),
+};
+
+/** Fails on purpose. */
+const FAIL: KvScript<never> = {
+  name: 'contract-fail',
+  lua: `return redis.error_reply('ERR contract script failed')`,
+  run: () => {
+    throw new Error('ERR contract script failed');
+  },
+};
 
 /**
  * The behaviour every `KvStore` adapter must share (the memory store and Redis), run by each
@@ -362,6 +514,102 @@ export function describeKvStoreContract(
 
       it('accepts a publish with no subscriber', async () => {
         await expect(kv.publish(k('nobody'), 'x')).resolves.toBeUndefined();
+      });
+    });
+
+    describe('scripts', () => {
+      it('runs a script over counters and hashes and passes every argument as a string', async () => {
+        const first = await kv.run(TALLY, [k('n'), k('h')], [5, 'f', 60_000]);
+        expect(first).toEqual({
+          count: 5,
+          hits: 1,
+          field: '1',
+          missing: null,
+          all: { f: '1' },
+          ttlSet: true,
+          args: ['5', 'f', '60000'],
+          types: ['string', 'string', 'string'],
+        });
+        const second = await kv.run(TALLY, [k('n'), k('h')], ['-2', 'g', '60000']);
+        expect(second).toMatchObject({ count: 3, hits: 1, all: { f: '1', g: '1' } });
+      });
+
+      it('works on the same keys as the plain commands', async () => {
+        await kv.set(k('n'), '10');
+        await kv.hset(k('h'), { f: '4', other: 'x' });
+        await expect(kv.run(TALLY, [k('n'), k('h')], [1, 'f', 60_000])).resolves.toMatchObject({
+          count: 11,
+          hits: 5,
+          all: { f: '5', other: 'x' },
+        });
+        await expect(kv.get(k('n'))).resolves.toBe('11');
+        await expect(kv.hgetall(k('h'))).resolves.toEqual({ f: '5', other: 'x' });
+        const ttl = await kv.pttl(k('n'));
+        expect(ttl).toBeGreaterThan(50_000);
+        expect(ttl).toBeLessThanOrEqual(60_000);
+      });
+
+      it('sets, reads, expires and deletes strings', async () => {
+        await expect(kv.run(STRINGS, [k('a'), k('b')], ['ü ✓', 60_000])).resolves.toEqual({
+          got: 'ü ✓',
+          ttlSet: true,
+          missing: null,
+          missingTtl: -2,
+          plainTtl: -1,
+          gone: null,
+          goneTtl: -2,
+        });
+        await expect(kv.get(k('a'))).resolves.toBeNull();
+        await expect(kv.get(k('b'))).resolves.toBe('plain');
+      });
+
+      it('deletes hash fields and the hash with its last field', async () => {
+        await expect(kv.run(HASH_DELETES, [k('h')], ['f'])).resolves.toEqual({
+          after: { other: 'w' },
+          emptyTtl: -2,
+        });
+        await expect(kv.hgetall(k('h'))).resolves.toEqual({});
+      });
+
+      it('sees what was written outside it and no expired key', async () => {
+        await expect(kv.run(READ, [k('a')], [])).resolves.toEqual({ value: null });
+        await kv.set(k('a'), 'outside');
+        await expect(kv.run(READ, [k('a')], [])).resolves.toEqual({ value: 'outside' });
+        await kv.set(k('a'), 'short', { ttlMs: 50 });
+        await sleep(150);
+        await expect(kv.run(READ, [k('a')], [])).resolves.toEqual({ value: null });
+      });
+
+      it('rejects when the script reads a key of the wrong type', async () => {
+        await kv.hset(k('h'), { f: '1' });
+        await expect(kv.run(READ, [k('h')], [])).rejects.toThrow(/WRONGTYPE/);
+        await kv.set(k('s'), 'v');
+        await expect(kv.run(TALLY, [k('n'), k('s')], [1, 'f', 60_000])).rejects.toThrow(
+          /WRONGTYPE/,
+        );
+      });
+
+      it('rejects incrementing a value that is not an integer', async () => {
+        await kv.set(k('n'), 'abc');
+        await expect(kv.run(TALLY, [k('n'), k('h')], [1, 'f', 60_000])).rejects.toThrow();
+        await expect(kv.get(k('n'))).resolves.toBe('abc');
+      });
+
+      it('rejects with the error the script raised', async () => {
+        await expect(kv.run(FAIL, [], [])).rejects.toThrow(/contract script failed/);
+      });
+
+      it('runs each script atomically under 50 concurrent calls', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_v, i) =>
+            kv.run(TALLY, [k('n'), k('h')], [1, `f${i % 5}`, 60_000]),
+          ),
+        );
+        expect(results.map((r) => r.count).sort((a, b) => a - b)).toEqual(
+          Array.from({ length: 50 }, (_v, i) => i + 1),
+        );
+        const last = results.find((r) => r.count === 50);
+        expect(last?.all).toEqual({ f0: '10', f1: '10', f2: '10', f3: '10', f4: '10' });
       });
     });
 

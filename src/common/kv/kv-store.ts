@@ -13,6 +13,38 @@ export interface SetOptions {
 
 export type Unsubscribe = () => Promise<void>;
 
+/**
+ * The synchronous view of the in-process store that a script's JavaScript body runs against (it
+ * runs in one turn of the event loop, so it is atomic like a Lua script in Redis). Missing keys
+ * read as null / empty; `ttlMs` 0 or absent means no expiry.
+ */
+export interface SyncKv {
+  get(key: string): string | null;
+  set(key: string, value: string, ttlMs?: number): void;
+  del(key: string): void;
+  incrBy(key: string, by: number): number;
+  pexpire(key: string, ttlMs: number): void;
+  pttl(key: string): number;
+  hget(key: string, field: string): string | null;
+  hset(key: string, field: string, value: string): void;
+  hdel(key: string, field: string): void;
+  hgetall(key: string): Record<string, string>;
+  hincrBy(key: string, field: string, by: number): number;
+}
+
+/**
+ * An atomic read-modify-write on several keys, written twice with the same semantics: as Lua for
+ * Redis (EVALSHA; the Lua must `return cjson.encode(result)`) and as JavaScript for the in-process
+ * store. Every key the script touches is passed in `keys` (the Redis adapter prefixes only those).
+ * Arguments arrive as strings in both. The result is JSON-shaped in both adapters (the memory
+ * adapter round-trips it through JSON), so callers see the same value from either.
+ */
+export interface KvScript<R> {
+  readonly name: string;
+  readonly lua: string;
+  run(kv: SyncKv, keys: readonly string[], args: readonly string[]): R;
+}
+
 export interface KvStore {
   /** `redis` or `memory`: shown by health and metrics. */
   readonly kind: 'redis' | 'memory';
@@ -28,6 +60,12 @@ export interface KvStore {
   hset(key: string, fields: Record<string, string>): Promise<void>;
   hgetall(key: string): Promise<Record<string, string>>;
   hdel(key: string, ...fields: string[]): Promise<number>;
+  /** Runs an atomic script (Lua in Redis, its JavaScript twin in memory). */
+  run<R>(
+    script: KvScript<R>,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<R>;
   /** Sends to every subscriber of every replica (memory: this process only). */
   publish(channel: string, message: string): Promise<void>;
   subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe>;

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { KvStore, SetOptions, Unsubscribe } from './kv-store';
+import type { KvScript, KvStore, SetOptions, SyncKv, Unsubscribe } from './kv-store';
+
+const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
 
 interface Entry {
   value: string | Map<string, string>;
@@ -12,6 +14,8 @@ export class MemoryKvStore implements KvStore {
   private readonly data = new Map<string, Entry>();
   private readonly bus = new EventEmitter();
   private readonly sweeper: NodeJS.Timeout;
+  /** What scripts run against: the same map, synchronously (one turn of the loop = atomic). */
+  private readonly view: SyncKv = this.syncView();
 
   constructor(sweepEveryMs = 10_000) {
     this.bus.setMaxListeners(0);
@@ -46,9 +50,7 @@ export class MemoryKvStore implements KvStore {
       return Promise.resolve(null);
     }
     if (typeof e.value !== 'string') {
-      return Promise.reject(
-        new Error('WRONGTYPE Operation against a key holding the wrong kind of value'),
-      );
+      return Promise.reject(new Error(WRONGTYPE));
     }
     return Promise.resolve(e.value);
   }
@@ -114,7 +116,7 @@ export class MemoryKvStore implements KvStore {
       return m;
     }
     if (typeof e.value === 'string') {
-      throw new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
+      throw new Error(WRONGTYPE);
     }
     return e.value;
   }
@@ -162,6 +164,98 @@ export class MemoryKvStore implements KvStore {
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
+  }
+
+  run<R>(
+    script: KvScript<R>,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<R> {
+    try {
+      const result = script.run(this.view, keys, args.map(String));
+      // Like cjson in Redis: callers get plain JSON values, never the script's own objects.
+      return Promise.resolve(
+        (result === undefined ? null : JSON.parse(JSON.stringify(result))) as R,
+      );
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  private str(key: string): string | null {
+    const e = this.live(key);
+    if (!e) {
+      return null;
+    }
+    if (typeof e.value !== 'string') {
+      throw new Error(WRONGTYPE);
+    }
+    return e.value;
+  }
+
+  private syncView(): SyncKv {
+    const expiry = (ttlMs?: number): number => (ttlMs && ttlMs > 0 ? Date.now() + ttlMs : 0);
+    const integer = (v: string | null, what: string): number => {
+      const n = v === null ? 0 : Number(v);
+      if ((v !== null && !/^-?\d+$/.test(v)) || !Number.isSafeInteger(n)) {
+        throw new Error(`ERR ${what} is not an integer or out of range`);
+      }
+      return n;
+    };
+    return {
+      get: (key) => this.str(key),
+      set: (key, value, ttlMs) => {
+        this.data.set(key, { value, expiresAt: expiry(ttlMs) });
+      },
+      del: (key) => {
+        this.data.delete(key);
+      },
+      incrBy: (key, by) => {
+        const e = this.live(key);
+        const next = integer(this.str(key), 'value') + by;
+        if (e) {
+          e.value = String(next);
+        } else {
+          this.data.set(key, { value: String(next), expiresAt: 0 });
+        }
+        return next;
+      },
+      pexpire: (key, ttlMs) => {
+        const e = this.live(key);
+        if (!e) {
+          return;
+        }
+        if (ttlMs <= 0) {
+          this.data.delete(key); // like Redis: a non-positive expiry deletes
+        } else {
+          e.expiresAt = Date.now() + ttlMs;
+        }
+      },
+      pttl: (key) => {
+        const e = this.live(key);
+        if (!e) {
+          return -2;
+        }
+        return e.expiresAt ? Math.max(0, e.expiresAt - Date.now()) : -1;
+      },
+      hget: (key, field) => this.hash(key, false)?.get(field) ?? null,
+      hset: (key, field, value) => {
+        this.hash(key, true)!.set(field, value);
+      },
+      hdel: (key, field) => {
+        const m = this.hash(key, false);
+        if (m && m.delete(field) && m.size === 0) {
+          this.data.delete(key);
+        }
+      },
+      hgetall: (key) => Object.fromEntries(this.hash(key, false) ?? []),
+      hincrBy: (key, field, by) => {
+        const m = this.hash(key, true)!;
+        const next = integer(m.get(field) ?? null, 'hash value') + by;
+        m.set(field, String(next));
+        return next;
+      },
+    };
   }
 
   publish(channel: string, message: string): Promise<void> {

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
-import type { KvStore, SetOptions, Unsubscribe } from './kv-store';
+import type { KvScript, KvStore, SetOptions, Unsubscribe } from './kv-store';
 
 /**
  * Redis adapter (ioredis). Every key and channel is prefixed so that several gateways (or test
@@ -11,6 +12,8 @@ export class RedisKvStore implements KvStore {
   private readonly client: Redis;
   private subscriber?: Redis;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
+  /** SHA1 of each script's Lua, computed once per script object. */
+  private readonly shas = new WeakMap<KvScript<unknown>, string>();
 
   constructor(
     private readonly url: string,
@@ -86,6 +89,33 @@ export class RedisKvStore implements KvStore {
 
   async hdel(key: string, ...fields: string[]): Promise<number> {
     return fields.length ? this.client.hdel(key, ...fields) : 0;
+  }
+
+  async run<R>(
+    script: KvScript<R>,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<R> {
+    let sha = this.shas.get(script);
+    if (!sha) {
+      sha = createHash('sha1').update(script.lua).digest('hex');
+      this.shas.set(script, sha);
+    }
+    // ioredis prefixes the KEYS of EVAL/EVALSHA (numkeys tells it which), never ARGV.
+    let raw: unknown;
+    try {
+      raw = await this.client.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (e) {
+      if (!(e instanceof Error) || !e.message.startsWith('NOSCRIPT')) {
+        throw e;
+      }
+      // Not cached on this server yet (first use, restart, SCRIPT FLUSH): EVAL caches it.
+      raw = await this.client.eval(script.lua, keys.length, ...keys, ...args);
+    }
+    if (typeof raw !== 'string') {
+      throw new Error(`script ${script.name} did not return JSON`);
+    }
+    return JSON.parse(raw) as R;
   }
 
   async publish(channel: string, message: string): Promise<void> {
