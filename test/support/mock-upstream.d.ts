@@ -9,7 +9,19 @@ import type { IncomingHttpHeaders, Server } from 'node:http';
  * `<prefix>/<fault>`) or server-wide with `setFault()`; the model name wins.
  *
  * - `fail-500` / `fail-400`: OpenAI error JSON with that status.
- * - `fail-429`: 429, `Retry-After: 2`, error type `rate_limit_error`.
+ * - `fail-429`: 429, `Retry-After: <retryAfterSec>` (default 2; none when the option is null), error
+ *   type `rate_limit_error`, message "... Please try again in 2s. (mock fail-429)".
+ * - `fail-<status>` for any other 4xx/5xx status (`fail-401`, `fail-404`, `fail-502`, `fail-503`,
+ *   `fail-529`, ...): OpenAI error JSON with that status whose message names the status and ends
+ *   with `(mock fail-<status>)`; type/code follow the status (401 `invalid_api_key`, 404
+ *   `model_not_found`, 503 `service_unavailable`, 529 `overloaded_error`/`overloaded`, ...).
+ *   `fail-503` also sends `Retry-After: <retryAfterSec>` unless that option is null.
+ * - `fail-quota`: 429 with OpenAI's `insufficient_quota` body ("You exceeded your current quota,
+ *   please check your plan and billing details."), no `Retry-After`.
+ * - `fail-banned`: 403 "Your account has been deactivated, ..." (code `account_deactivated`).
+ * - `flaky-<n>` (n >= 1): the first n requests with that exact model name answer 500, later ones
+ *   succeed normally. Counted per mock instance (server-wide via `setFault`: per fault), cleared by
+ *   `reset()`.
  * - `reset`: the socket is destroyed without an answer.
  * - `hang`: no answer until the client goes away (counted in `aborted`) or `close()`.
  * - `slow-first-token`: stream headers at once, first chunk after `slowMs`; non-stream: whole
@@ -23,6 +35,10 @@ export type MockFault =
   | 'fail-500'
   | 'fail-429'
   | 'fail-400'
+  | 'fail-quota'
+  | 'fail-banned'
+  | `fail-${number}`
+  | `flaky-${number}`
   | 'reset'
   | 'hang'
   | 'slow-first-token'
@@ -52,6 +68,10 @@ export interface MockUpstreamOptions {
   fault?: MockFault | null;
   /** Keep every request in `requests`. Default true; the benchmark passes false. */
   record?: boolean;
+  /**
+   * `Retry-After` seconds of the `fail-429` and `fail-503` answers; null sends no header. Default 2.
+   */
+  retryAfterSec?: number | null;
   /** Server keep-alive timeout (ms). Default 30000. */
   keepAliveTimeoutMs?: number;
 }
@@ -87,7 +107,14 @@ export interface MockUpstreamStats {
 
 export type MockUpstreamConfig = Pick<
   MockUpstreamOptions,
-  'apiKey' | 'reply' | 'chunks' | 'latencyMs' | 'slowMs' | 'chunkDelayMs' | 'models'
+  | 'apiKey'
+  | 'reply'
+  | 'chunks'
+  | 'latencyMs'
+  | 'slowMs'
+  | 'chunkDelayMs'
+  | 'models'
+  | 'retryAfterSec'
 >;
 
 export interface MockUpstream {
@@ -105,14 +132,19 @@ export interface MockUpstream {
   readonly aborted: number;
   /** Current server-wide fault. */
   readonly fault: MockFault | null;
+  /** Current `Retry-After` seconds of `fail-429` / `fail-503` (null: no header). */
+  readonly retryAfterSec: number | null;
   readonly reply: string;
   /** The content deltas a stream sends (their count is `completion_tokens`). */
   readonly replyChunks: string[];
   /** Server-wide fault for models that don't name one; `null` clears it. */
   setFault(fault: MockFault | null): void;
-  /** Changes reply/chunking/delays/key at runtime (not undone by `reset()`). */
+  /** Changes reply/chunking/delays/key/retryAfterSec at runtime (not undone by `reset()`). */
   configure(config: MockUpstreamConfig): void;
-  /** Clears `requests` and all counters, and restores the initial server-wide fault. */
+  /**
+   * Clears `requests`, all counters and the `flaky-<n>` counts, and restores the initial
+   * server-wide fault.
+   */
   reset(): void;
   stats(): MockUpstreamStats;
   lastRequest(): RecordedRequest | undefined;
@@ -131,4 +163,5 @@ export function countPromptTokens(messages: unknown): number;
 
 export const DEFAULT_REPLY: string;
 export const DEFAULT_MODELS: readonly string[];
+/** The named faults (the patterns `fail-<status>` and `flaky-<n>` are not listed). */
 export const FAULTS: readonly MockFault[];

@@ -11,6 +11,8 @@
  * Every request needs `Authorization: Bearer <key>` (the exact key when the `apiKey` option is set).
  * Faults are picked per request by the model name (`fail-500`, `hang`, ... also as `<prefix>/fail-500`)
  * or server-wide with setFault(); the model name wins. The `/v1` prefix is optional on both routes.
+ * Besides the named faults (FAULTS), `fail-<status>` answers any 4xx/5xx status and `flaky-<n>` fails
+ * the first n requests for that model name with 500 (see mock-upstream.d.ts `MockFault`).
  *
  * The success path is the benchmark's "direct" target: response parts are pre-serialized, bodies are
  * only recorded when `record` is on, and keep-alive is on.
@@ -23,6 +25,8 @@ const FAULTS = Object.freeze([
   'fail-500',
   'fail-429',
   'fail-400',
+  'fail-quota',
+  'fail-banned',
   'reset',
   'hang',
   'slow-first-token',
@@ -30,6 +34,13 @@ const FAULTS = Object.freeze([
   'midstream-error-event',
 ]);
 const FAULT_SET = new Set(FAULTS);
+/** `fail-<status>` (any 4xx/5xx) and `flaky-<n>` (n >= 1) besides the named faults. */
+const FAIL_STATUS_RE = /^fail-([45]\d\d)$/;
+const FLAKY_RE = /^flaky-([1-9]\d*)$/;
+
+function isFault(name) {
+  return FAULT_SET.has(name) || FAIL_STATUS_RE.test(name) || FLAKY_RE.test(name);
+}
 const MODEL_CREATED = 1715367049;
 
 /** `{"error":{...}}` as sent by OpenAI (type/code per status as in the reference §1.3). */
@@ -47,6 +58,46 @@ const ERR_429 = errorBody(
   'rate_limit_error',
   'rate_limit_exceeded',
 );
+const ERR_QUOTA = errorBody(
+  'You exceeded your current quota, please check your plan and billing details. (mock fail-quota)',
+  'insufficient_quota',
+  'insufficient_quota',
+);
+const ERR_BANNED = errorBody(
+  'Your account has been deactivated, please check your email for more information. (mock fail-banned)',
+  'invalid_request_error',
+  'account_deactivated',
+);
+/** OpenAI-style `type` and `code` of a `fail-<status>` error. */
+const STATUS_ERRORS = {
+  400: ['invalid_request_error', 'bad_request'],
+  401: ['invalid_request_error', 'invalid_api_key'],
+  402: ['billing_error', 'payment_required'],
+  403: ['permission_error', 'forbidden'],
+  404: ['invalid_request_error', 'model_not_found'],
+  406: ['invalid_request_error', 'model_not_supported'],
+  408: ['server_error', 'request_timeout'],
+  409: ['invalid_request_error', 'conflict'],
+  413: ['invalid_request_error', 'request_too_large'],
+  422: ['invalid_request_error', 'unprocessable_entity'],
+  429: ['rate_limit_error', 'rate_limit_exceeded'],
+  500: ['server_error', 'internal_server_error'],
+  502: ['server_error', 'bad_gateway'],
+  503: ['server_error', 'service_unavailable'],
+  504: ['server_error', 'gateway_timeout'],
+  529: ['overloaded_error', 'overloaded'],
+};
+
+/** The error body of `fail-<status>`: names the status and the fault. */
+function statusErrorBody(status) {
+  const [type, code] = STATUS_ERRORS[status] ?? [
+    status >= 500 ? 'server_error' : 'invalid_request_error',
+    null,
+  ];
+  const phrase = http.STATUS_CODES[status] ?? (status === 529 ? 'Overloaded' : 'Error');
+  return errorBody(`Upstream answered ${status} ${phrase}. (mock fail-${status})`, type, code);
+}
+
 const ERR_400 = errorBody(
   "Invalid value for 'messages'. (mock fail-400)",
   'invalid_request_error',
@@ -121,21 +172,38 @@ function faultOfModel(model) {
   if (typeof model !== 'string') {
     return null;
   }
-  if (FAULT_SET.has(model)) {
+  if (isFault(model)) {
     return model;
   }
   const slash = model.lastIndexOf('/');
-  if (slash !== -1 && FAULT_SET.has(model.slice(slash + 1))) {
+  if (slash !== -1 && isFault(model.slice(slash + 1))) {
     return model.slice(slash + 1);
   }
   return null;
 }
 
 function assertFault(fault) {
-  if (fault !== null && fault !== undefined && !FAULT_SET.has(fault)) {
-    throw new Error(`unknown mock fault "${fault}" (known: ${FAULTS.join(', ')}, or null)`);
+  if (fault !== null && fault !== undefined && (typeof fault !== 'string' || !isFault(fault))) {
+    throw new Error(
+      `unknown mock fault "${fault}" (known: ${FAULTS.join(', ')}, fail-<4xx|5xx>, flaky-<n>, or null)`,
+    );
   }
   return fault ?? null;
+}
+
+/** `retryAfterSec`: a number >= 0, or null for no Retry-After header. */
+function retryAfterOption(value, fallback) {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (value === null) {
+    return null;
+  }
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new Error('mock upstream option retryAfterSec must be a number >= 0 or null');
+  }
+  return n;
 }
 
 function nonNegative(value, fallback, name) {
@@ -172,6 +240,9 @@ function startMockUpstream(opts = {}) {
   };
   let apiKey = opts.apiKey ?? null;
   let fault = assertFault(opts.fault);
+  let retryAfterSec = retryAfterOption(opts.retryAfterSec, 2);
+  // flaky-<n>: failures served so far, per exact model name (server-wide: per fault name).
+  const flakyCounts = new Map();
   let closing = false;
   let closePromise = null;
   let seq = 0;
@@ -251,6 +322,25 @@ function startMockUpstream(opts = {}) {
 
   function sendError(res, status, body, extraHeaders) {
     sendJson(res, status, body, extraHeaders);
+  }
+
+  function retryAfterHeader() {
+    return retryAfterSec === null ? undefined : { 'retry-after': String(retryAfterSec) };
+  }
+
+  /** flaky-<n>: a 500 body for the first n requests of `key`, then null (a normal answer). */
+  function flakyFailure(f, key) {
+    const n = Number(FLAKY_RE.exec(f)[1]);
+    const seen = (flakyCounts.get(key) ?? 0) + 1;
+    flakyCounts.set(key, seen);
+    if (seen > n) {
+      return null;
+    }
+    return errorBody(
+      `The server had an error while processing your request. (mock ${f}: failure ${seen} of ${n})`,
+      'server_error',
+      'internal_server_error',
+    );
   }
 
   // ---- request handling ----
@@ -375,19 +465,31 @@ function startMockUpstream(opts = {}) {
     if (stream) {
       stats.streams++;
     }
-    const f = faultOfModel(model) ?? fault;
+    const byModel = faultOfModel(model);
+    let f = byModel ?? fault;
+    let flakyBody = null;
+    if (f !== null && FLAKY_RE.test(f)) {
+      flakyBody = flakyFailure(f, byModel !== null ? `model:${model}` : `fault:${f}`);
+      f = flakyBody === null ? null : 'flaky';
+    }
     if (f !== null) {
       stats.faults++;
     }
     switch (f) {
       case null:
         break;
+      case 'flaky':
+        return sendError(res, 500, flakyBody);
       case 'fail-500':
         return sendError(res, 500, ERR_500);
       case 'fail-429':
-        return sendError(res, 429, ERR_429, { 'retry-after': '2' });
+        return sendError(res, 429, ERR_429, retryAfterHeader());
       case 'fail-400':
         return sendError(res, 400, ERR_400);
+      case 'fail-quota':
+        return sendError(res, 429, ERR_QUOTA);
+      case 'fail-banned':
+        return sendError(res, 403, ERR_BANNED);
       case 'reset':
         return killSocket(ctx, res);
       case 'hang':
@@ -397,8 +499,19 @@ function startMockUpstream(opts = {}) {
           return later(ctx, cfg.slowMs, () => completion(res, ctx, body, model));
         }
         break;
-      default:
+      default: {
+        const st = FAIL_STATUS_RE.exec(f);
+        if (st) {
+          const status = Number(st[1]);
+          return sendError(
+            res,
+            status,
+            statusErrorBody(status),
+            status === 503 ? retryAfterHeader() : undefined,
+          );
+        }
         break;
+      }
     }
 
     if (!stream) {
@@ -547,11 +660,15 @@ function startMockUpstream(opts = {}) {
       stats[k] = 0;
     }
     fault = assertFault(opts.fault);
+    flakyCounts.clear();
   }
 
   function configure(partial = {}) {
     if ('apiKey' in partial) {
       apiKey = partial.apiKey ?? null;
+    }
+    if ('retryAfterSec' in partial) {
+      retryAfterSec = retryAfterOption(partial.retryAfterSec, retryAfterSec);
     }
     build({
       reply: typeof partial.reply === 'string' ? partial.reply : cfg.reply,
@@ -593,6 +710,9 @@ function startMockUpstream(opts = {}) {
     },
     get fault() {
       return fault;
+    },
+    get retryAfterSec() {
+      return retryAfterSec;
     },
     get reply() {
       return cfg.reply;
@@ -638,7 +758,8 @@ module.exports = {
 if (require.main === module) {
   const usage = `usage: node test/support/mock-upstream.js [--port N] [--host H] [--api-key K]
     [--latency-ms N] [--slow-ms N] [--chunk-delay-ms N] [--reply TEXT] [--chunks N]
-    [--fault ${FAULTS.join('|')}] [--record]`;
+    [--retry-after-sec N|none]
+    [--fault ${FAULTS.join('|')}|fail-<4xx|5xx>|flaky-<n>] [--record]`;
   const args = process.argv.slice(2);
   const o = { port: 0, record: false };
   const num = (name, v) => {
@@ -687,6 +808,10 @@ if (require.main === module) {
         break;
       case '--fault':
         o.fault = v;
+        i++;
+        break;
+      case '--retry-after-sec':
+        o.retryAfterSec = v === 'none' ? null : num(a, v);
         i++;
         break;
       case '--record':

@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import OpenAI, {
   APIConnectionError,
   APIError,
@@ -9,6 +9,7 @@ import OpenAI, {
   RateLimitError,
 } from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import { classifyFailure, type FailureReason } from '../../src/resilience/classify';
 import {
   countPromptTokens,
   FAULTS,
@@ -43,13 +44,15 @@ function raw(
   path: string,
   body?: string,
   headers: Record<string, string> = { authorization: `Bearer ${API_KEY}` },
-): Promise<{ status: number; body: string }> {
+): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${mock.url}${path}`, { method, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -331,6 +334,223 @@ describe('mock upstream', () => {
         openai.chat.completions.create({ model: 'midstream-error', messages: MESSAGES }),
       ).rejects.toThrow();
     });
+  });
+
+  describe('status, quota, ban and flaky faults', () => {
+    /** A non-stream chat completion for `model`, read raw (status, headers, body). */
+    const chat = (model: string, stream = false) =>
+      raw(
+        mock,
+        'POST',
+        '/v1/chat/completions',
+        JSON.stringify({ model, messages: MESSAGES, stream }),
+      );
+    const errorOf = (body: string) =>
+      (JSON.parse(body) as { error: { message: string; type: string; code: string | null } }).error;
+
+    it.each([
+      [401, 'invalid_request_error', 'invalid_api_key'],
+      [402, 'billing_error', 'payment_required'],
+      [403, 'permission_error', 'forbidden'],
+      [404, 'invalid_request_error', 'model_not_found'],
+      [408, 'server_error', 'request_timeout'],
+      [418, 'invalid_request_error', null],
+      [422, 'invalid_request_error', 'unprocessable_entity'],
+      [502, 'server_error', 'bad_gateway'],
+      [503, 'server_error', 'service_unavailable'],
+      [504, 'server_error', 'gateway_timeout'],
+      [529, 'overloaded_error', 'overloaded'],
+      [599, 'server_error', null],
+    ])('fail-%d answers that status with an OpenAI error naming it', async (status, type, code) => {
+      const res = await chat(`fail-${status}`);
+      expect(res.status).toBe(status);
+      const err = errorOf(res.body);
+      expect(err.message).toContain(String(status));
+      expect(err.message).toMatch(new RegExp(`\\(mock fail-${status}\\)$`));
+      expect(err.type).toBe(type);
+      expect(err.code).toBe(code);
+      expect(res.headers['retry-after']).toBe(status === 503 ? '2' : undefined);
+      expect(mock.stats().faults).toBe(1);
+    });
+
+    it('fail-<status> works after a provider prefix and for streams', async () => {
+      expect((await chat('mock/fail-502')).status).toBe(502);
+      expect((await chat('a/b/fail-401', true)).status).toBe(401);
+    });
+
+    it('keeps the SDK error classes for generic statuses', async () => {
+      const err = await openai.chat.completions
+        .create({ model: 'fail-503', messages: MESSAGES })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InternalServerError);
+      expect((err as APIError).headers?.get('retry-after')).toBe('2');
+    });
+
+    it.each(['fail-200', 'fail-399', 'fail-600', 'fail-5000', 'flaky-0', 'flaky-x'])(
+      '%s is a plain model name, not a fault',
+      async (model) => {
+        expect((await chat(model)).status).toBe(200);
+        expect(() => mock.setFault(model as never)).toThrow(/unknown mock fault/);
+      },
+    );
+
+    it('fail-quota answers 429 insufficient_quota without Retry-After', async () => {
+      const res = await chat('fail-quota');
+      expect(res.status).toBe(429);
+      expect(errorOf(res.body)).toMatchObject({
+        type: 'insufficient_quota',
+        code: 'insufficient_quota',
+        message: expect.stringContaining(
+          'You exceeded your current quota, please check your plan and billing details.',
+        ) as unknown,
+      });
+      expect(res.headers['retry-after']).toBeUndefined();
+      const err = await openai.chat.completions
+        .create({ model: 'x/fail-quota', messages: MESSAGES })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RateLimitError);
+      expect((err as APIError).code).toBe('insufficient_quota');
+    });
+
+    it('fail-banned answers 403 "Your account has been deactivated"', async () => {
+      const res = await chat('fail-banned');
+      expect(res.status).toBe(403);
+      expect(errorOf(res.body).message).toMatch(/^Your account has been deactivated/);
+      expect(errorOf(res.body).code).toBe('account_deactivated');
+    });
+
+    it('flaky-<n> fails the first n requests of that exact model name with 500, then succeeds', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        statuses.push((await chat('flaky-2')).status);
+      }
+      expect(statuses).toEqual([500, 500, 200, 200]);
+      expect(errorOf((await chat('p/flaky-2')).body).message).toMatch(
+        /\(mock flaky-2: failure 1 of 2\)$/,
+      );
+      expect((await chat('flaky-1', true)).status).toBe(500);
+      expect((await chat('flaky-1', true)).status).toBe(200);
+      expect(mock.stats().faults).toBe(4); // 2 + 1 (p/flaky-2) + 1 (flaky-1)
+    });
+
+    it('a flaky model that succeeds answers like any model (stream too)', async () => {
+      await chat('flaky-1');
+      const stream = await openai.chat.completions.create({
+        model: 'flaky-1',
+        messages: MESSAGES,
+        stream: true,
+      });
+      const chunks = await collect(stream);
+      expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe(
+        'Hello from mock upstream',
+      );
+      expect(chunks[0].model).toBe('flaky-1');
+    });
+
+    it('reset() restarts the flaky counts', async () => {
+      expect((await chat('flaky-1')).status).toBe(500);
+      expect((await chat('flaky-1')).status).toBe(200);
+      mock.reset();
+      expect((await chat('flaky-1')).status).toBe(500);
+    });
+
+    it('counts a server-wide flaky fault per fault, across model names', async () => {
+      mock.setFault('flaky-2');
+      try {
+        expect((await chat('gpt-4o')).status).toBe(500);
+        expect((await chat('gpt-4o-mini')).status).toBe(500);
+        expect((await chat('gpt-4o')).status).toBe(200);
+      } finally {
+        mock.setFault(null);
+      }
+    });
+
+    it('setFault accepts fail-<status>', async () => {
+      mock.setFault('fail-503');
+      try {
+        expect((await chat('gpt-4o')).status).toBe(503);
+        expect(mock.fault).toBe('fail-503');
+      } finally {
+        mock.setFault(null);
+      }
+    });
+
+    describe('retryAfterSec', () => {
+      it('is 2 by default', () => {
+        expect(mock.retryAfterSec).toBe(2);
+      });
+
+      it('null sends no Retry-After on 429 and 503', async () => {
+        const m = await startMockUpstream({ retryAfterSec: null });
+        try {
+          for (const model of ['fail-429', 'fail-503']) {
+            const res = await raw(
+              m,
+              'POST',
+              '/v1/chat/completions',
+              JSON.stringify({ model, messages: MESSAGES }),
+              { authorization: 'Bearer x' },
+            );
+            expect(res.headers['retry-after']).toBeUndefined();
+          }
+        } finally {
+          await m.close();
+        }
+      });
+
+      it('configure() changes it at runtime; reset() keeps it', async () => {
+        const m = await startMockUpstream();
+        const send = (model: string) =>
+          raw(m, 'POST', '/v1/chat/completions', JSON.stringify({ model, messages: MESSAGES }), {
+            authorization: 'Bearer x',
+          });
+        try {
+          m.configure({ retryAfterSec: 7 });
+          m.reset();
+          expect((await send('fail-429')).headers['retry-after']).toBe('7');
+          expect((await send('fail-503')).headers['retry-after']).toBe('7');
+          m.configure({ reply: 'other' }); // leaves it alone
+          expect(m.retryAfterSec).toBe(7);
+          m.configure({ retryAfterSec: null });
+          expect((await send('fail-429')).headers['retry-after']).toBeUndefined();
+          expect(() => m.configure({ retryAfterSec: -1 })).toThrow(/retryAfterSec/);
+        } finally {
+          await m.close();
+        }
+      });
+
+      it('rejects a negative value at start', async () => {
+        await expect((async () => startMockUpstream({ retryAfterSec: -1 }))()).rejects.toThrow(
+          /retryAfterSec/,
+        );
+      });
+    });
+
+    it.each<[string, FailureReason, boolean]>([
+      ['fail-429', 'rate_limited', true],
+      ['fail-quota', 'credits_exhausted', true],
+      ['fail-banned', 'banned', true],
+      ['fail-401', 'unauthorized', true],
+      ['fail-404', 'model_not_found', true],
+      ['fail-400', 'bad_request', false],
+      ['fail-500', 'server_error', true],
+      ['fail-502', 'server_error', true],
+      ['fail-503', 'server_error', true],
+      ['fail-504', 'timeout', true],
+      ['fail-529', 'overloaded', true],
+      ['flaky-1', 'server_error', true],
+    ])(
+      '%s is classified as %s (fallback %s) by the gateway classifier',
+      async (model, reason, fallback) => {
+        const res = await chat(model);
+        const headers = res.headers as Record<string, string | string[] | undefined>;
+        const c = classifyFailure({ status: res.status, text: res.body, headers });
+        expect({ reason: c.reason, fallback: c.fallback }).toEqual({ reason, fallback });
+        if (model === 'fail-429') {
+          expect(c.cooldown).toEqual({ scope: 'connection', mode: 'hint', ms: 2_000 });
+        }
+      },
+    );
   });
 
   describe('server-wide faults', () => {
