@@ -30,7 +30,9 @@ export class CreateUsageRecords1764201600001 implements MigrationInterface {
       )`);
     // The ledger is written at request rate: few, append-friendly indexes (ids are time-ordered
     // UUIDv7, created_at grows monotonically, so BRIN is tiny and cheap to maintain).
-    await q.query(`CREATE INDEX usage_records_created_at_brin ON usage_records USING brin (created_at)`);
+    await q.query(
+      `CREATE INDEX usage_records_created_at_brin ON usage_records USING brin (created_at)`,
+    );
     await q.query(`CREATE INDEX usage_records_key_idx ON usage_records (api_key_id, created_at)`);
     await q.query(
       `CREATE INDEX usage_records_conn_idx ON usage_records (connection_id, created_at)`,

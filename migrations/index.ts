@@ -1,5 +1,12 @@
 import { CreateCoreTables1764201600000 } from './1764201600000-CreateCoreTables';
 import { CreateUsageRecords1764201600001 } from './1764201600001-CreateUsageRecords';
+import { CreateCombos1764201600002 } from './1764201600002-CreateCombos';
+import { AddRoutingColumns1764201600003 } from './1764201600003-AddRoutingColumns';
 
 /** Every migration, in order. New migrations are appended here. */
-export const MIGRATIONS = [CreateCoreTables1764201600000, CreateUsageRecords1764201600001];
+export const MIGRATIONS = [
+  CreateCoreTables1764201600000,
+  CreateUsageRecords1764201600001,
+  CreateCombos1764201600002,
+  AddRoutingColumns1764201600003,
+];

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { AuthModule } from './auth/auth.module';
+import { CombosModule } from './combos/combos.module';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { HotPathModule } from './common/http/hot-path.module';
@@ -14,6 +15,8 @@ import { DatabaseModule } from './database/database.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
 import { KeysModule } from './keys/keys.module';
+import { PricingModule } from './pricing/pricing.module';
+import { ResilienceModule } from './resilience/resilience.module';
 import { ProvidersModule } from './providers/providers.module';
 import { SettingsModule } from './settings/settings.module';
 import { UpstreamModule } from './upstream/upstream.module';
@@ -37,7 +40,10 @@ export class AppModule {
         AuthModule,
         KeysModule,
         ProvidersModule,
+        CombosModule,
         UsageModule,
+        PricingModule,
+        ResilienceModule,
         GatewayModule,
         HealthModule,
       ],

@@ -1,16 +1,35 @@
 import { Module } from '@nestjs/common';
+import { CombosModule } from '@/combos/combos.module';
 import { ApiKeyAuth } from '@/common/guards/api-key.auth';
 import { KeysModule } from '@/keys/keys.module';
+import { PricingModule } from '@/pricing/pricing.module';
 import { ProvidersModule } from '@/providers/providers.module';
+import { ResilienceModule } from '@/resilience/resilience.module';
 import { UsageModule } from '@/usage/usage.module';
 import { ChatService } from './chat/chat.service';
 import { CountTokensService } from './chat/count-tokens.service';
 import { HotPath } from './http/hot-path';
 import { ModelsService } from './models.service';
 import { AccountSelector } from './routing/account-selector';
+import { RouterService } from './routing/router.service';
 
 @Module({
-  imports: [KeysModule, ProvidersModule, UsageModule],
-  providers: [ApiKeyAuth, AccountSelector, ChatService, CountTokensService, ModelsService, HotPath],
+  imports: [
+    KeysModule,
+    ProvidersModule,
+    CombosModule,
+    UsageModule,
+    PricingModule,
+    ResilienceModule,
+  ],
+  providers: [
+    ApiKeyAuth,
+    AccountSelector,
+    RouterService,
+    ChatService,
+    CountTokensService,
+    ModelsService,
+    HotPath,
+  ],
 })
 export class GatewayModule {}

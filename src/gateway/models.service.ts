@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { CombosService } from '@/combos/combos.service';
 import type { Principal } from '@/common/guards/api-key.auth';
 import { ProvidersService } from '@/providers/providers.service';
 import { isModelAllowed } from './routing/model-allowlist';
@@ -12,6 +13,8 @@ export interface OpenAiModel {
   root: string;
   parent: string | null;
   permission: [];
+  /** Combos that set one (reference §2.8). */
+  context_length?: number;
 }
 
 /** The `type` OmniRoute lists a model with, from its endpoint's API type. */
@@ -26,23 +29,43 @@ function modelType(apiType: string): OpenAiModel['type'] {
 }
 
 /**
- * `GET /v1/models`: the models of every provider that has at least one active connection, as
- * `prefix/model` (built-in catalogue, discovered models, default models), filtered by the key's
- * allow list. Built from the in-memory routing table: no database query.
+ * `GET /v1/models`: active, non-hidden combos first (`owned_by: "combo"`, in their order), then
+ * the models of every provider that has at least one active connection, as `prefix/model`
+ * (built-in catalogue, discovered models, default models), filtered by the key's allow list.
+ * Built from the in-memory routing table and combos snapshot: no database query.
  */
 @Injectable()
 export class ModelsService {
-  private cache?: { version: number; list: OpenAiModel[] };
+  private cache?: { version: number; combosVersion: number; list: OpenAiModel[] };
 
-  constructor(private readonly providers: ProvidersService) {}
+  constructor(
+    private readonly providers: ProvidersService,
+    private readonly combos: CombosService,
+  ) {}
 
   private all(): OpenAiModel[] {
     const table = this.providers.routing();
-    if (this.cache?.version === table.version) {
+    const combosVersion = this.combos.version();
+    if (this.cache?.version === table.version && this.cache.combosVersion === combosVersion) {
       return this.cache.list;
     }
     const created = Math.floor(Date.now() / 1000);
-    const seen = new Set<string>();
+    const combos: OpenAiModel[] = this.combos
+      .list()
+      .filter((c) => c.isActive && !c.isHidden && c.models.length > 0)
+      .map((c) => ({
+        id: c.name,
+        object: 'model',
+        created,
+        owned_by: 'combo',
+        type: 'chat',
+        root: c.name,
+        parent: null,
+        permission: [],
+        ...(c.context_length !== null ? { context_length: c.context_length } : {}),
+      }));
+    // A combo shadows a provider model of the same id (it wins when routing, too).
+    const seen = new Set<string>(combos.map((c) => c.id));
     const list: OpenAiModel[] = [];
     for (const [providerId, conns] of table.connections) {
       const target = table.targets.get(providerId.toLowerCase());
@@ -69,7 +92,8 @@ export class ModelsService {
       }
     }
     list.sort((a, b) => a.id.localeCompare(b.id));
-    this.cache = { version: table.version, list };
+    list.unshift(...combos);
+    this.cache = { version: table.version, combosVersion, list };
     return list;
   }
 

@@ -199,6 +199,9 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
         ]),
         responsesUrl: joinUrl(ep.baseUrl, '/responses'),
         models,
+        authType: r.authType,
+        perModelQuota: Boolean(ep.node) || r.provider === 'gemini',
+        rateLimit: { protection: r.rateLimitProtection, rpm: r.rpmLimit, tpm: r.tpmLimit },
       });
       connections.set(r.provider, list);
     }
@@ -517,6 +520,35 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
         WHERE id = $1`,
       [id, JSON.stringify(models.slice(0, 2000))],
     );
+  }
+
+  /**
+   * Per-connection request/token limits (`/api/rate-limits`). `enabled` null = follow the global
+   * auto-enable setting; `rpm`/`tpm` null = the global defaults. Leaves `updated_at` alone (an edit
+   * of the credentials is what clears a permanent lock, not a limit change).
+   */
+  async setRateLimit(
+    id: string,
+    patch: { enabled?: boolean | null; rpm?: number | null; tpm?: number | null },
+  ): Promise<ProviderConnection> {
+    const row = await this.findConnection(id);
+    const next = {
+      enabled: patch.enabled === undefined ? row.rateLimitProtection : patch.enabled,
+      rpm: patch.rpm === undefined ? row.rpmLimit : patch.rpm,
+      tpm: patch.tpm === undefined ? row.tpmLimit : patch.tpm,
+    };
+    await this.conns.query(
+      `UPDATE provider_connections SET rate_limit_protection = $2, rpm_limit = $3, tpm_limit = $4
+        WHERE id = $1`,
+      [id, next.enabled, next.rpm, next.tpm],
+    );
+    await this.changed();
+    return { ...row, rateLimitProtection: next.enabled, rpmLimit: next.rpm, tpmLimit: next.tpm };
+  }
+
+  /** Every connection row (active or not), fill-first order. */
+  async connectionRows(): Promise<ProviderConnection[]> {
+    return this.conns.find({ order: { priority: 'ASC', updatedAt: 'DESC' } });
   }
 
   async testConnection(id: string, validationModelId?: string): Promise<ProviderTestResponse> {

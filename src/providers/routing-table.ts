@@ -20,6 +20,12 @@ export interface RoutableConnection {
   /** Request headers for a JSON (`json`) or SSE (`stream`) call, built once per routing-table version. */
   requestHeaders: { json: Record<string, string>; stream: Record<string, string> };
   models: readonly string[];
+  /** `apikey` or `oauth`: picks the cooldown/breaker profile (reference §5.5, §5.6). */
+  authType: string;
+  /** Quotas are per model (Gemini, custom nodes): a 404/429 locks (connection, model) only. */
+  perModelQuota: boolean;
+  /** Request/token limits; `protection` null = the global auto-enable setting decides. */
+  rateLimit: { protection: boolean | null; rpm: number | null; tpm: number | null };
 }
 
 /** A provider as clients name it: built-in (by id or alias) or a node (by prefix). */

@@ -14,6 +14,10 @@ export interface UpstreamRequest {
   body?: string | Buffer;
   /** An AbortSignal, or any EventEmitter with `aborted` that emits 'abort' (undici accepts both). */
   signal?: AbortSignal | (EventEmitter & { aborted: boolean });
+  /** This call's limit for the response headers (default `UPSTREAM_TIMEOUT_MS`). */
+  headersTimeout?: number;
+  /** This call's limit for a silence inside the body (default `STREAM_IDLE_TIMEOUT_MS`). */
+  bodyTimeout?: number;
 }
 
 type LookupCb = (
@@ -30,12 +34,14 @@ type LookupCb = (
  */
 @Injectable()
 export class UpstreamHttp implements OnApplicationShutdown {
-  private readonly agent: Agent;
+  private agent: Agent;
+  private connectMs: number;
+  private readonly lookup: (hostname: string, options: LookupOptions, cb: LookupCb) => void;
   private readonly literalOk = new Map<string, boolean>();
 
   constructor(private readonly env: Env) {
     const allowPrivate = env.ALLOW_PRIVATE_UPSTREAMS;
-    const lookup = (hostname: string, options: LookupOptions, cb: LookupCb): void => {
+    this.lookup = (hostname: string, options: LookupOptions, cb: LookupCb): void => {
       dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
         if (err) {
           cb(err, '');
@@ -60,15 +66,34 @@ export class UpstreamHttp implements OnApplicationShutdown {
         }
       });
     };
-    this.agent = new Agent({
+    this.connectMs = env.UPSTREAM_CONNECT_TIMEOUT_MS;
+    this.agent = this.makeAgent();
+  }
+
+  private makeAgent(): Agent {
+    return new Agent({
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
       connections: 256,
       pipelining: 1,
-      headersTimeout: env.UPSTREAM_TIMEOUT_MS,
-      bodyTimeout: env.STREAM_IDLE_TIMEOUT_MS,
-      connect: { timeout: env.UPSTREAM_CONNECT_TIMEOUT_MS, lookup: lookup },
+      headersTimeout: this.env.UPSTREAM_TIMEOUT_MS,
+      bodyTimeout: this.env.STREAM_IDLE_TIMEOUT_MS,
+      connect: { timeout: this.connectMs, lookup: this.lookup },
     });
+  }
+
+  /**
+   * A new connect timeout (resilience settings): new connections use a new pool; the old one
+   * finishes its in-flight requests and closes.
+   */
+  setConnectTimeout(ms: number): void {
+    if (ms === this.connectMs) {
+      return;
+    }
+    this.connectMs = ms;
+    const old = this.agent;
+    this.agent = this.makeAgent();
+    void old.close().catch(() => undefined);
   }
 
   private assertLiteralHost(url: URL): void {
@@ -119,6 +144,8 @@ export class UpstreamHttp implements OnApplicationShutdown {
       headers: req.headers,
       body: req.body,
       signal: req.signal,
+      headersTimeout: req.headersTimeout,
+      bodyTimeout: req.bodyTimeout,
     });
   }
 

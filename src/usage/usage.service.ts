@@ -23,11 +23,15 @@ export interface UsageEvent {
   latencyMs: number;
   ttftMs: number | null;
   errorCode: string | null;
+  /** The combo this attempt served, when the model named one. */
+  combo?: string | null;
+  /** The attempt's number within its request (1 = first). */
+  attempt?: number;
 }
 
 const COLUMNS =
   'id, request_id, created_at, api_key_id, api_key_name, surface, provider, model, connection_id, status, success, stream, ' +
-  'tokens_input, tokens_output, tokens_cache_read, tokens_cache_creation, tokens_reasoning, latency_ms, ttft_ms, error_code';
+  'tokens_input, tokens_output, tokens_cache_read, tokens_cache_creation, tokens_reasoning, latency_ms, ttft_ms, error_code, combo, attempt';
 // Columns named on both sides: a column added later keeps its default instead of getting NULL.
 const INSERT_SQL =
   `INSERT INTO usage_records (${COLUMNS}) SELECT ${COLUMNS} ` +
@@ -152,6 +156,8 @@ export class UsageService implements OnModuleInit, OnModuleDestroy {
         latency_ms: Math.round(e.latencyMs),
         ttft_ms: e.ttftMs === null ? null : Math.round(e.ttftMs),
         error_code: e.errorCode,
+        combo: e.combo ?? null,
+        attempt: e.attempt ?? 1,
       }),
     );
     this.metrics.usageBuffered.set(this.buffer.length);

@@ -116,6 +116,9 @@ function grpcStatus(status: number): string {
 export function renderError(err: AppError, dialect: Dialect, requestId: string): RenderedError {
   const status = err.status;
   const headers = err.headers;
+  // The routing log (which targets/accounts were tried or skipped, and why) rides along in every
+  // dialect's error object: SDKs ignore fields they do not know.
+  const attempts = Array.isArray(err.details?.attempts) ? { attempts: err.details.attempts } : {};
   switch (dialect) {
     case 'openai':
       return {
@@ -128,6 +131,7 @@ export function renderError(err: AppError, dialect: Dialect, requestId: string):
             param: (err.details?.param as string | undefined) ?? null,
             code: OPENAI_CODES[err.code] ?? err.code.toLowerCase(),
             ...(err.details?.upstream ? { upstream: err.details.upstream } : {}),
+            ...attempts,
           },
         },
       };
@@ -135,16 +139,21 @@ export function renderError(err: AppError, dialect: Dialect, requestId: string):
       return {
         status,
         headers,
-        body: { type: 'error', error: { type: anthropicType(status), message: err.message } },
+        body: {
+          type: 'error',
+          error: { type: anthropicType(status), message: err.message, ...attempts },
+        },
       };
     case 'gemini':
       return {
         status,
         headers,
-        body: { error: { code: status, message: err.message, status: grpcStatus(status) } },
+        body: {
+          error: { code: status, message: err.message, status: grpcStatus(status), ...attempts },
+        },
       };
     case 'ollama':
-      return { status, headers, body: { error: err.message } };
+      return { status, headers, body: { error: err.message, ...attempts } };
     case 'management':
       return {
         status,

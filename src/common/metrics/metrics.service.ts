@@ -72,6 +72,34 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly fallbacks = new Counter({
+    name: 'gateway_fallbacks_total',
+    help: 'Requests moved to another account or combo target after a failure or a skip',
+    labelNames: ['surface', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly breakerState = new Gauge({
+    name: 'gateway_breaker_state',
+    help: 'Provider circuit breaker state (0 closed, 1 half-open, 2 open)',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rateLimitRejections = new Counter({
+    name: 'gateway_rate_limit_rejections_total',
+    help: 'Attempts refused by a per-connection RPM/TPM limit (the request moves on or fails fast)',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly retries = new Counter({
+    name: 'gateway_upstream_retries_total',
+    help: 'Same-account retries of transient upstream failures (before the first byte)',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+
   private readonly requestChildren = new Map<
     string,
     { count: () => void; time: (s: number) => void }

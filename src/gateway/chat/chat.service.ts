@@ -21,10 +21,20 @@ import {
 } from '@/gateway/dialects/codecs';
 import { fromOpenAiUsage } from '@/gateway/dialects/openai-chat/common';
 import { sendJson, type HotRequest } from '@/gateway/http/hot-request';
-import { AccountSelector, retryAfterMs } from '@/gateway/routing/account-selector';
-import { isModelAllowed } from '@/gateway/routing/model-allowlist';
-import { resolveModel, type ResolvedModel } from '@/gateway/routing/model-resolver';
-import { Heartbeats } from '@/gateway/streaming/heartbeat';
+import { AccountSelector } from '@/gateway/routing/account-selector';
+import {
+  allTargetsFailed,
+  annotate,
+  deadlineExceeded,
+  earliestRetry,
+  type AttemptNote,
+} from '@/gateway/routing/attempt-log';
+import {
+  RouterService,
+  type PlannedTarget,
+  type RoutePlan,
+} from '@/gateway/routing/router.service';
+import { Heartbeats, type Beat } from '@/gateway/streaming/heartbeat';
 import { extractUsage } from '@/gateway/streaming/openai-sse-tap';
 import {
   OpenAiPassPipe,
@@ -32,8 +42,16 @@ import {
   WatchPassPipe,
   type StreamPipe,
 } from '@/gateway/streaming/stream-pipes';
-import { ProvidersService, upstreamMessage } from '@/providers/providers.service';
+import { upstreamMessage } from '@/providers/providers.service';
 import type { RoutableConnection } from '@/providers/routing-table';
+import { CircuitBreakers } from '@/resilience/breakers.service';
+import { classifyFailure, type FailureClass, type FailureInput } from '@/resilience/classify';
+import { Cooldowns } from '@/resilience/cooldowns.service';
+import { LatencyStats } from '@/resilience/latency-stats.service';
+import { RateLimiter } from '@/resilience/rate-limiter.service';
+import { ResilienceService } from '@/resilience/resilience.service';
+import type { ResilienceSettings } from '@/resilience/resilience.settings';
+import { retryAfterMs } from '@/resilience/retry-hints';
 import { UpstreamHttp, transportError } from '@/upstream/upstream-http.service';
 import { UsageService, type UsageEvent } from '@/usage/usage.service';
 import { parseChatRequest } from './openai-chat.request';
@@ -58,17 +76,22 @@ const STREAM_CONTENT_TYPE: Record<ChatSurface, string> = {
   gemini: 'text/event-stream; charset=utf-8',
 };
 
-type Attempt = { done: true } | { done: false; retryable: boolean; error: AppError };
+/** One upstream call's result: served, or failed before anything reached the client. */
+type Attempt =
+  { done: true } | { done: false; error: AppError; failure: FailureInput; retryHintMs?: number };
 
 /**
- * Aborts the upstream request when the client leaves. undici accepts an EventEmitter as `signal`;
- * this is much lighter than an AbortController (EventTarget) made for every request.
+ * Aborts the upstream request when the client leaves or the total timeout runs out. undici accepts
+ * an EventEmitter as `signal`; this is much lighter than an AbortController (EventTarget) made for
+ * every request.
  */
-class ClientGone extends EventEmitter {
+class RequestAbort extends EventEmitter {
   aborted = false;
-  abort(): void {
+  cause: 'client' | 'deadline' | undefined;
+  abort(cause: 'client' | 'deadline'): void {
     if (!this.aborted) {
       this.aborted = true;
+      this.cause = cause;
       this.emit('abort');
     }
   }
@@ -91,8 +114,58 @@ interface Ctx {
   h: HotRequest;
   principal: Principal;
   call: ClientCall;
-  resolved: ResolvedModel;
-  abort: ClientGone;
+  plan: RoutePlan;
+  abort: RequestAbort;
+  settings: ResilienceSettings;
+  /** performance.now() after which the request gives up. */
+  deadline: number;
+  totalMs: number;
+  /** `x-omniroute-connection`: one account, cooldowns and breaker ignored. */
+  forced?: string;
+  notes: AttemptNote[];
+  attempts: number;
+  /** The last failure of a single-model request (its answer when nothing else serves). */
+  lastError?: AppError;
+  /** Stream headers (and heartbeats) already sent: later attempts write into the same stream. */
+  committed: boolean;
+  beat?: Beat;
+}
+
+/** The target being tried (resolution + the combo step it came from). */
+type Target = PlannedTarget;
+
+/** What became of one target: served, moved on, or a failure that ends the request. */
+type TargetResult = 'done' | 'next' | { stop: AppError };
+
+/** The transport failure kind of an undici error (for classification). */
+function transportKind(e: unknown, firstToken: boolean): NonNullable<FailureInput['transport']> {
+  const code = (e as { code?: string }).code ?? '';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+    return 'first-token-timeout';
+  }
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return 'connect-timeout';
+  }
+  if (code === 'UND_ERR_BODY_TIMEOUT') {
+    return firstToken ? 'first-token-timeout' : 'timeout';
+  }
+  return 'network';
+}
+
+function sleep(ms: number, abort: RequestAbort): Promise<void> {
+  return new Promise((resolve) => {
+    if (abort.aborted) {
+      resolve();
+      return;
+    }
+    const done = (): void => {
+      clearTimeout(t);
+      abort.off('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    abort.once('abort', done);
+  });
 }
 
 function categoryFor(status: number): ErrorCategory {
@@ -159,145 +232,355 @@ function readCall(surface: ChatSurface, h: HotRequest): ClientCall {
 }
 
 /**
- * The chat pipeline for every client dialect it serves (OpenAI Chat, Anthropic Messages): resolve
- * `prefix/model`, pick an account (fill-first, skipping accounts cooling down), call the upstream
- * once per account with an abort signal tied to the client socket. Same dialect on both sides:
- * the body and the stream bytes pass through (only `model` is rewritten); different dialects: the
- * request, the answer and the stream are translated through the canonical form. Retryable failures
- * (429, 5xx, 401/403, network, timeout) move to the next account before any byte reaches the client;
- * a stream that fails after its first byte ends with the client dialect's error event. Every
- * attempt is recorded in the usage ledger off the request path.
+ * The chat pipeline for every client dialect it serves. The model names one `prefix/model` or a
+ * combo; the router orders the combo's targets by its strategy. For each target: the provider's
+ * circuit breaker, then its accounts by the rotation strategy (skipping cooling, locked and
+ * over-limit ones), one upstream call per account with an abort signal tied to the client socket
+ * and the total timeout. A failure is classified (reference §5.5): transient ones are retried on
+ * the same account with backoff (only before the first byte), then the account cools down, the
+ * breaker counts, and the request moves to the next account, then the next target; a plain 400
+ * ends it. When everything is cooling down the request waits (bounded) or fails fast with 429/503,
+ * `Retry-After` and the attempt log in the body. Same dialect on both sides: the body and stream
+ * bytes pass through (only `model` is rewritten); otherwise request, answer and stream are
+ * translated through the canonical form. A stream commits to the client at the upstream's first
+ * event, so a slow or failing start still falls back; after that a failure ends with the dialect's
+ * error event. Every attempt is recorded in the usage ledger off the request path.
  */
 @Injectable()
 export class ChatService {
   private readonly heartbeats: Heartbeats;
+  private readonly heartbeatMs: number;
 
   constructor(
-    private readonly providers: ProvidersService,
+    private readonly router: RouterService,
     private readonly selector: AccountSelector,
     private readonly upstream: UpstreamHttp,
     private readonly usage: UsageService,
     private readonly metrics: MetricsService,
+    private readonly resilience: ResilienceService,
+    private readonly breakers: CircuitBreakers,
+    private readonly cooldowns: Cooldowns,
+    private readonly limiter: RateLimiter,
+    private readonly latency: LatencyStats,
     env: Env,
   ) {
     this.heartbeats = new Heartbeats(env.SSE_HEARTBEAT_MS);
+    this.heartbeatMs = env.SSE_HEARTBEAT_MS;
+    resilience.onChange((s) => upstream.setConnectTimeout(s.timeouts.connectMs));
   }
 
   async handle(h: HotRequest, surface: ChatSurface = 'openai-chat'): Promise<void> {
     const principal = h.principal;
     let provider = 'none';
+    let timer: NodeJS.Timeout | undefined;
+    let active: Ctx | undefined;
     try {
       const call = readCall(surface, h);
-      const table = this.providers.routing();
-      const resolved = resolveModel(call.model, table);
-      provider = resolved.target.id;
-      if (!isModelAllowed(principal.allowedModels, call.model, resolved.qualified)) {
-        throw AppError.forbidden(
-          `Model "${call.model}" is not allowed for this API key`,
-          'MODEL_NOT_ALLOWED',
-        );
-      }
-      let candidates = table.connections.get(resolved.target.id);
-      if (principal.allowedConnections.length && candidates) {
-        const allowed = new Set(principal.allowedConnections);
-        candidates = candidates.filter((c) => allowed.has(c.id));
-      }
-      const kind = candidates?.[0];
-      if (kind && kind.apiType !== 'chat') {
-        throw new AppError(
-          'UNSUPPORTED_PROVIDER',
-          'INVALID_INPUT',
-          `Provider "${resolved.target.alias}" is a ${kind.apiType} endpoint, not a chat endpoint`,
-          { param: 'model' },
-        );
-      }
+      const plan = this.router.plan(call.model, principal);
+      provider = plan.combo ? 'combo' : plan.targets[0].resolved.target.id;
+      const settings = this.resilience.current();
+      const totalMs = plan.combo?.config.timeoutMs ?? settings.timeouts.totalMs;
       const pinnedHeader = h.headers['x-omniroute-connection'];
-      const pinned = typeof pinnedHeader === 'string' && pinnedHeader ? pinnedHeader : undefined;
-      const abort = new ClientGone();
+      const abort = new RequestAbort();
       h.res.once('close', () => {
         if (!h.res.writableFinished) {
-          abort.abort();
+          abort.abort('client');
         }
       });
-      const ctx: Ctx = { h, principal, call, resolved, abort };
-      const tried = new Set<string>();
-      let lastError: AppError | undefined;
-      for (;;) {
-        const pick = this.selector.pick(candidates, tried, pinned);
-        if (!pick.ok) {
-          throw this.exhausted(ctx, pick, lastError, pinned);
-        }
-        tried.add(pick.connection.id);
-        const attempt = await this.attempt(ctx, pick.connection);
-        if (attempt.done) {
-          return;
-        }
-        lastError = attempt.error;
-        if (abort.aborted) {
-          throw new AppError('CLIENT_CLOSED', 'CLIENT_CLOSED', 'Client disconnected');
-        }
-        if (!attempt.retryable) {
-          throw lastError;
-        }
-      }
+      const remaining = totalMs - (performance.now() - h.startedAt);
+      timer = setTimeout(() => abort.abort('deadline'), Math.max(1, remaining));
+      const ctx: Ctx = {
+        h,
+        principal,
+        call,
+        plan,
+        abort,
+        settings,
+        deadline: h.startedAt + totalMs,
+        totalMs,
+        forced: typeof pinnedHeader === 'string' && pinnedHeader ? pinnedHeader : undefined,
+        notes: plan.unresolved.map((u) => ({
+          target: u.model,
+          step: u.stepId,
+          outcome: 'skipped' as const,
+          reason: 'unresolvable',
+          message: u.reason,
+        })),
+        attempts: 0,
+        committed: false,
+      };
+      active = ctx;
+      await this.route(ctx);
     } catch (e) {
+      if (active?.beat) {
+        this.heartbeats.remove(active.beat);
+      }
+      if (active?.committed && e instanceof AppError) {
+        this.endCommittedStream(h, surface, annotate(e, active.notes));
+      }
       this.observe(surface, provider, e instanceof AppError ? e.status : 500, h.startedAt);
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /** Tries the plan's targets in strategy order, waiting for a cooldown when allowed. */
+  private async route(ctx: Ctx): Promise<void> {
+    const { plan, settings, abort } = ctx;
+    const wait = settings.waitForCooldown;
+    for (let round = 0; ; round++) {
+      const targets = await this.router.order(plan);
+      for (const target of targets) {
+        const r = await this.tryTarget(ctx, target);
+        if (r === 'done') {
+          return;
+        }
+        if (r !== 'next') {
+          throw annotate(r.stop, ctx.notes);
+        }
+        this.checkAbort(ctx);
+      }
+      const retry = earliestRetry(ctx.notes);
+      const left = ctx.deadline - performance.now();
+      if (
+        wait.enabled &&
+        round < wait.maxRetries &&
+        retry !== undefined &&
+        retry <= wait.maxRetryWaitSec * 1000 &&
+        retry < left &&
+        !ctx.forced
+      ) {
+        await sleep(retry + 5, abort);
+        this.checkAbort(ctx);
+        continue;
+      }
+      throw this.exhausted(ctx, ctx.lastError);
+    }
+  }
+
+  private checkAbort(ctx: Ctx): void {
+    if (ctx.abort.cause === 'client') {
+      throw new AppError('CLIENT_CLOSED', 'CLIENT_CLOSED', 'Client disconnected');
+    }
+    if (ctx.abort.cause === 'deadline' || performance.now() >= ctx.deadline) {
+      throw deadlineExceeded(ctx.totalMs, ctx.notes);
+    }
+  }
+
+  private exhausted(ctx: Ctx, lastError: AppError | undefined): AppError {
+    const { plan, notes } = ctx;
+    if (plan.combo) {
+      return allTargetsFailed(`Combo "${plan.combo.name}"`, notes);
+    }
+    const target = plan.targets[0];
+    const p = target.resolved.target.alias;
+    if (lastError) {
+      return annotate(lastError, notes);
+    }
+    if (ctx.forced) {
+      return AppError.invalid(
+        `Connection ${ctx.forced} is not an active connection of provider ${p}`,
+        { param: 'x-omniroute-connection' },
+        'CONNECTION_NOT_FOUND',
+      );
+    }
+    if (!target.candidates?.length) {
+      return new AppError('NO_CREDENTIALS', 'INVALID_INPUT', `No credentials for provider: ${p}`, {
+        param: 'model',
+      });
+    }
+    const breaker = notes.find((n) => n.reason === 'circuit-open');
+    const retry = earliestRetry(notes);
+    const secs = retry === undefined ? undefined : Math.max(1, Math.ceil(retry / 1000));
+    if (breaker) {
+      return new AppError(
+        'PROVIDER_CIRCUIT_OPEN',
+        'UNAVAILABLE',
+        `Provider ${p} is failing; its circuit breaker is open${secs ? ` (retry in ${secs}s)` : ''}`,
+        { provider: p, attempts: notes, retryAfterSeconds: secs },
+        503,
+        {
+          'x-omniroute-provider-breaker': 'open',
+          ...(secs ? { 'retry-after': String(secs) } : {}),
+        },
+      );
+    }
+    const permanent = notes.length > 0 && notes.every((n) => n.reason === 'permanent');
+    if (permanent) {
+      return new AppError(
+        'ALL_ACCOUNTS_UNAVAILABLE',
+        'UNAVAILABLE',
+        `Every account of provider ${p} is disabled after a permanent upstream error (${[
+          ...new Set(notes.map((n) => n.message ?? n.reason)),
+        ].join(', ')}); fix or re-test the connection`,
+        { provider: p, attempts: notes },
+        503,
+      );
+    }
+    const limited = notes.every((n) => n.status === 429 || n.reason === 'rate-limited');
+    return new AppError(
+      'ALL_ACCOUNTS_COOLING_DOWN',
+      limited ? 'RATE_LIMITED' : 'UNAVAILABLE',
+      `All accounts for provider ${p} are cooling down after upstream errors${secs ? ` (retry in ${secs}s)` : ''}`,
+      { provider: p, retryAfterSeconds: secs, attempts: notes },
+      limited ? 429 : 503,
+      secs ? { 'retry-after': String(secs) } : undefined,
+    );
+  }
+
+  /** Every usable account of one target, in rotation order, until one serves the request. */
+  private async tryTarget(ctx: Ctx, target: Target): Promise<TargetResult> {
+    const { resolved } = target;
+    const providerId = resolved.target.id;
+    const settings = ctx.settings;
+    const label = resolved.qualified;
+    const authType = target.candidates?.[0]?.authType ?? 'apikey';
+    const breakerProfile = this.resilience.breakerProfile(authType);
+    if (!ctx.forced && target.candidates?.length) {
+      const gate = this.breakers.gate(providerId, breakerProfile.resetTimeoutMs);
+      let skip = !gate.allow;
+      if (gate.allow && gate.probe) {
+        skip = !(await this.breakers.probe(
+          providerId,
+          breakerProfile.resetTimeoutMs,
+          settings.timeouts.firstTokenMs,
+        ));
+      }
+      if (skip) {
+        const g = this.breakers.gate(providerId, breakerProfile.resetTimeoutMs);
+        ctx.notes.push({
+          target: label,
+          step: target.stepId ?? undefined,
+          outcome: 'skipped',
+          reason: 'circuit-open',
+          message: `circuit breaker of ${resolved.target.alias} is ${g.allow ? 'half_open' : g.state}`,
+          retryAfterMs: g.allow ? 1000 : g.retryAfterMs,
+        });
+        this.metrics.fallbacks.inc({ surface: ctx.call.surface, reason: 'circuit-open' });
+        return 'next';
+      }
+    }
+    const tried = new Set<string>();
+    for (;;) {
+      const pick = await this.selector.pick({
+        providerId,
+        model: resolved.upstreamModel,
+        candidates: target.candidates,
+        tried,
+        strategy: this.resilience.accountStrategy(providerId, resolved.target.alias),
+        stickyLimit: settings.accountRotation.stickyRoundRobinLimit,
+        forced: ctx.forced ?? target.stepConnection ?? undefined,
+      });
+      if (!pick.ok) {
+        for (const s of pick.skipped) {
+          ctx.notes.push({
+            target: label,
+            step: target.stepId ?? undefined,
+            connectionId: s.connectionId,
+            connectionName: s.connectionName,
+            outcome: 'skipped',
+            reason: s.reason,
+            status: s.status,
+            message: s.detail,
+            retryAfterMs: s.retryAfterMs,
+          });
+        }
+        if (pick.reason !== 'no-connections' || ctx.plan.combo) {
+          this.metrics.fallbacks.inc({ surface: ctx.call.surface, reason: pick.reason });
+        }
+        return 'next';
+      }
+      const conn = pick.connection;
+      tried.add(conn.id);
+      const profile = this.resilience.cooldownProfile(conn.authType);
+      let outcome: Attempt;
+      let cls: FailureClass;
+      for (let retry = 0; ; retry++) {
+        outcome = await this.attempt(ctx, target, conn);
+        if (outcome.done) {
+          return 'done';
+        }
+        if (ctx.abort.aborted) {
+          this.checkAbort(ctx);
+        }
+        cls = classifyFailure({
+          ...outcome.failure,
+          perModelQuota: conn.perModelQuota,
+          useUpstreamRetryHints: profile.useUpstreamRetryHints,
+        });
+        const delay = Math.min(
+          settings.retries.retryDelayMs * 2 ** retry,
+          settings.retries.maxRetryDelayMs,
+        );
+        if (
+          cls.retrySame &&
+          retry < settings.retries.maxRetries &&
+          performance.now() + delay < ctx.deadline
+        ) {
+          ctx.notes.push(this.failureNote(target, conn, outcome, cls));
+          this.metrics.retries.inc({ provider: conn.provider });
+          await sleep(delay, ctx.abort);
+          this.checkAbort(ctx);
+          continue;
+        }
+        break;
+      }
+      const note = this.failureNote(target, conn, outcome, cls);
+      ctx.notes.push(note);
+      if (cls.cooldown && !ctx.forced) {
+        const rec = await this.cooldowns.fail(
+          conn.id,
+          resolved.upstreamModel,
+          cls.cooldown,
+          cls.reason,
+          outcome.failure.status,
+          profile,
+        );
+        note.retryAfterMs = cls.permanent ? undefined : Math.max(0, rec.until - Date.now());
+      }
+      if (cls.breaker) {
+        await this.breakers.failure(providerId, breakerProfile.failureThreshold);
+      }
+      if (!cls.fallback) {
+        return { stop: outcome.error };
+      }
+      ctx.lastError = outcome.error;
+      this.metrics.fallbacks.inc({ surface: ctx.call.surface, reason: cls.reason });
+      if (ctx.forced || target.stepConnection) {
+        return 'next';
+      }
+      if (cls.breaker && !this.breakers.gate(providerId, breakerProfile.resetTimeoutMs).allow) {
+        return 'next'; // the provider's breaker just opened: its other accounts wait too
+      }
+    }
+  }
+
+  private failureNote(
+    target: Target,
+    conn: RoutableConnection,
+    outcome: Extract<Attempt, { done: false }>,
+    cls: FailureClass,
+  ): AttemptNote {
+    return {
+      target: target.resolved.qualified,
+      step: target.stepId ?? undefined,
+      connectionId: conn.id,
+      connectionName: conn.name,
+      outcome: 'failed',
+      reason: cls.reason,
+      status: outcome.failure.status || outcome.error.status,
+      message: outcome.error.message.slice(0, 300),
+    };
   }
 
   private observe(surface: ChatSurface, provider: string, status: number, startedAt: number): void {
     this.metrics.recordRequest(surface, provider, status, (performance.now() - startedAt) / 1000);
   }
 
-  private exhausted(
-    ctx: Ctx,
-    pick: { reason: 'no-connections' | 'all-cooling' | 'pinned-missing'; retryAfterMs?: number },
-    lastError: AppError | undefined,
-    pinned?: string,
-  ): AppError {
-    const p = ctx.resolved.target.alias;
-    if (pick.reason === 'pinned-missing' && !lastError) {
-      return AppError.invalid(
-        `Connection ${pinned} is not an active connection of provider ${p}`,
-        { param: 'x-omniroute-connection' },
-        'CONNECTION_NOT_FOUND',
-      );
-    }
-    if (pick.reason === 'no-connections') {
-      return new AppError('NO_CREDENTIALS', 'INVALID_INPUT', `No credentials for provider: ${p}`, {
-        param: 'model',
-      });
-    }
-    const secs =
-      pick.retryAfterMs !== undefined
-        ? Math.max(1, Math.ceil(pick.retryAfterMs / 1000))
-        : undefined;
-    if (lastError) {
-      if (secs && !lastError.headers?.['retry-after']) {
-        return new AppError(
-          lastError.code,
-          lastError.category,
-          lastError.message,
-          lastError.details,
-          lastError.status,
-          { ...lastError.headers, 'retry-after': String(secs) },
-        );
-      }
-      return lastError;
-    }
-    return new AppError(
-      'ALL_ACCOUNTS_COOLING_DOWN',
-      'RATE_LIMITED',
-      `All accounts for provider ${p} are cooling down after upstream errors${secs ? ` (retry in ${secs}s)` : ''}`,
-      { provider: p, retryAfterSeconds: secs },
-      429,
-      secs ? { 'retry-after': String(secs) } : undefined,
-    );
-  }
-
   private usageBase(
     ctx: Ctx,
+    target: Target,
     conn: RoutableConnection,
   ): Pick<
     UsageEvent,
@@ -309,6 +592,8 @@ export class ChatService {
     | 'model'
     | 'connectionId'
     | 'stream'
+    | 'combo'
+    | 'attempt'
   > {
     return {
       requestId: ctx.h.id,
@@ -316,19 +601,40 @@ export class ChatService {
       apiKeyName: ctx.principal.name,
       surface: ctx.call.surface,
       provider: conn.provider,
-      model: ctx.resolved.upstreamModel,
+      model: target.resolved.upstreamModel,
       connectionId: conn.id,
       stream: ctx.call.stream,
+      combo: ctx.plan.combo?.name ?? null,
+      attempt: ctx.attempts,
     };
   }
 
+  /** Headers naming what served the answer. */
+  private metaHeaders(ctx: Ctx, target: Target, conn: RoutableConnection): Record<string, string> {
+    const out: Record<string, string> = {
+      'x-omniroute-provider': target.resolved.target.alias,
+      'x-omniroute-model': target.resolved.upstreamModel,
+      'x-omniroute-connection': conn.id,
+      'x-omniroute-attempts': String(ctx.attempts),
+    };
+    if (ctx.plan.combo) {
+      out['x-omniroute-combo'] = ctx.plan.combo.name;
+      out['x-omniroute-combo-target'] = target.resolved.qualified;
+      if (target.stepId) {
+        out['x-omniroute-combo-step'] = target.stepId;
+      }
+    }
+    return out;
+  }
+
   /** The upstream body: the client's own with `model` rewritten, or a translation. */
-  private upstreamBody(ctx: Ctx, codec: DialectCodec): string {
-    const { call, resolved } = ctx;
+  private upstreamBody(ctx: Ctx, target: Target, codec: DialectCodec): string {
+    const { call } = ctx;
+    const upstreamModel = target.resolved.upstreamModel;
     if (codec.id === call.surface) {
       const body = call.body;
       if (!codec.modelInUrl) {
-        body.model = resolved.upstreamModel;
+        body.model = upstreamModel;
       }
       if (call.surface === 'openai-chat' && call.stream && !call.includeUsage) {
         // metering: ask for the usage chunk (hidden from a client that did not ask for it)
@@ -338,24 +644,52 @@ export class ChatService {
     }
     call.canonical ??= CLIENT_CODECS[call.surface].fromRequest(call.body);
     return JSON.stringify(
-      codec.toRequest({ ...call.canonical, model: resolved.upstreamModel, stream: call.stream }),
+      codec.toRequest({ ...call.canonical, model: upstreamModel, stream: call.stream }),
     );
   }
 
-  private async attempt(ctx: Ctx, conn: RoutableConnection): Promise<Attempt> {
-    const { call, resolved, abort } = ctx;
+  /** A served answer: clears the account's and provider's failure state and feeds the stats. */
+  private served(
+    ctx: Ctx,
+    target: Target,
+    conn: RoutableConnection,
+    usage: CanonicalUsage,
+    latencyMs: number,
+  ): void {
+    this.cooldowns.succeed(conn.id, target.resolved.upstreamModel);
+    this.breakers.success(conn.provider);
+    this.latency.record(target.resolved.qualified, latencyMs);
+    const limits = this.limiter.limitsOf(conn);
+    if (limits && limits.tpm > 0) {
+      this.limiter.addTokens(
+        conn.id,
+        usage.inputTokens + usage.cacheReadTokens + usage.cacheCreationTokens + usage.outputTokens,
+      );
+    }
+    this.countTokens(conn.provider, usage);
+    if (ctx.attempts > 1) {
+      this.metrics.fallbacks.inc({ surface: ctx.call.surface, reason: 'served' });
+    }
+  }
+
+  private async attempt(ctx: Ctx, target: Target, conn: RoutableConnection): Promise<Attempt> {
+    const { call, abort } = ctx;
+    const { resolved } = target;
+    ctx.attempts++;
     // An OpenAI-dialect model that only the Responses API serves is called there (and translated).
     const viaResponses =
       conn.dialect === 'openai' && conn.responsesModels.has(resolved.upstreamModel);
     const codec = viaResponses ? RESPONSES : upstreamCodec(conn.dialect);
     const passThrough = codec.id === call.surface;
     const t0 = performance.now();
-    this.metrics.observeOverhead(call.surface, (t0 - ctx.h.startedAt) / 1000);
-    const base = this.usageBase(ctx, conn);
+    if (ctx.attempts === 1) {
+      this.metrics.observeOverhead(call.surface, (t0 - ctx.h.startedAt) / 1000);
+    }
+    const base = this.usageBase(ctx, target, conn);
     const fail = (
       status: number,
       error: AppError,
-      retryable: boolean,
+      failure: FailureInput,
       ttft: number | null = null,
     ): Attempt => {
       this.usage.record({
@@ -367,8 +701,10 @@ export class ChatService {
         ttftMs: ttft,
         errorCode: error.code,
       });
-      return { done: false, retryable, error };
+      return { done: false, error, failure };
     };
+    const left = Math.max(1, ctx.deadline - t0);
+    const timeouts = ctx.settings.timeouts;
     let res;
     try {
       res = await this.upstream.request({
@@ -378,16 +714,18 @@ export class ChatService {
             ? codec.upstreamUrl(conn.chatUrl, resolved.upstreamModel, call.stream)
             : conn.chatUrl,
         headers: call.stream ? conn.requestHeaders.stream : conn.requestHeaders.json,
-        body: this.upstreamBody(ctx, codec),
+        body: this.upstreamBody(ctx, target, codec),
         signal: abort,
+        headersTimeout: Math.min(timeouts.firstTokenMs, left),
+        bodyTimeout: Math.min(timeouts.streamIdleMs, left),
       });
     } catch (e) {
-      const err = transportError(e, resolved.target.alias);
-      if (err.code === 'CLIENT_CLOSED') {
-        return fail(499, err, false);
+      if (abort.aborted) {
+        return this.abortedAttempt(ctx, fail);
       }
-      this.selector.fail(conn.id, 'network');
-      return fail(err.status, err, true);
+      const err = transportError(e, resolved.target.alias);
+      const transport = transportKind(e, true);
+      return fail(err.status, err, { status: 0, transport });
     }
     const ttfb = performance.now() - t0;
     this.metrics.observeTtfb(conn.provider, ttfb / 1000);
@@ -402,8 +740,8 @@ export class ChatService {
       const status = res.statusCode;
       const retryMs = retryAfterMs(res.headers);
       const headers =
-        status === 429 && retryMs !== undefined
-          ? { 'retry-after': String(Math.ceil(retryMs / 1000)) }
+        (status === 429 || status === 503) && retryMs !== undefined
+          ? { 'retry-after': String(Math.max(1, Math.ceil(retryMs / 1000))) }
           : undefined;
       const err = new AppError(
         'UPSTREAM_ERROR',
@@ -413,18 +751,7 @@ export class ChatService {
         status,
         headers,
       );
-      let retryable = false;
-      if (status === 429) {
-        this.selector.fail(conn.id, 'rate-limit', retryMs);
-        retryable = true;
-      } else if (status >= 500 || status === 408) {
-        this.selector.fail(conn.id, 'server', retryMs);
-        retryable = true;
-      } else if (status === 401 || status === 403 || status === 402) {
-        this.selector.fail(conn.id, 'auth');
-        retryable = true;
-      }
-      return fail(status, err, retryable, ttfb);
+      return fail(status, err, { status, text, headers: res.headers }, ttfb);
     }
 
     const contentType = String(res.headers['content-type'] ?? '');
@@ -447,29 +774,24 @@ export class ChatService {
             )
         : new TranslatePipe(
             codec.decoder(),
-            CLIENT_CODECS[call.surface].encoder({
+            clientCodec.encoder({
               id: ctx.h.id,
               model: resolved.upstreamModel,
               created: Math.floor(Date.now() / 1000),
               includeUsage: call.includeUsage,
             }),
           );
-      return this.pipeStream(ctx, conn, res.body, pipe, t0, ttfb, base);
+      return this.pipeStream(ctx, target, conn, res.body, pipe, t0, ttfb, base, fail);
     }
     let buf: Buffer;
     try {
       buf = Buffer.from(await res.body.arrayBuffer());
     } catch (e) {
-      const err = transportError(e, resolved.target.alias);
-      if (err.code !== 'CLIENT_CLOSED') {
-        this.selector.fail(conn.id, 'network');
+      if (abort.aborted) {
+        return this.abortedAttempt(ctx, fail);
       }
-      return fail(
-        err.code === 'CLIENT_CLOSED' ? 499 : err.status,
-        err,
-        err.code !== 'CLIENT_CLOSED',
-        ttfb,
-      );
+      const err = transportError(e, resolved.target.alias);
+      return fail(err.status, err, { status: 0, transport: transportKind(e, false) }, ttfb);
     }
     let usage: CanonicalUsage;
     let payload: Buffer;
@@ -494,11 +816,9 @@ export class ChatService {
               'UPSTREAM_ERROR',
               `Upstream ${resolved.target.alias} sent a body that is not valid JSON`,
             );
-      this.selector.fail(conn.id, 'server');
-      return fail(err.status, err, true, ttfb);
+      return fail(err.status, err, { status: 0, transport: 'invalid-response' }, ttfb);
     }
     const latency = performance.now() - t0;
-    this.selector.succeed(conn.id);
     this.usage.record({
       ...base,
       ...ledgerUsage(usage),
@@ -508,11 +828,10 @@ export class ChatService {
       ttftMs: latency,
       errorCode: null,
     });
-    this.countTokens(conn.provider, usage);
+    this.served(ctx, target, conn, usage, latency);
     sendJson(ctx.h, res.statusCode, payload, {
       'content-type': passThrough && contentType ? contentType : 'application/json',
-      'x-omniroute-provider': resolved.target.alias,
-      'x-omniroute-model': resolved.upstreamModel,
+      ...this.metaHeaders(ctx, target, conn),
       'x-omniroute-latency-ms': String(Math.round(performance.now() - ctx.h.startedAt)),
       'x-omniroute-tokens-in': String(
         usage.inputTokens + usage.cacheReadTokens + usage.cacheCreationTokens,
@@ -533,30 +852,74 @@ export class ChatService {
     }
   }
 
-  /** Streams upstream SSE to the client with backpressure, heartbeats and a terminal error event. */
+  /** An attempt cut short by the client leaving (499) or by the total timeout (504). */
+  private abortedAttempt(
+    ctx: Ctx,
+    fail: (status: number, error: AppError, failure: FailureInput) => Attempt,
+  ): Attempt {
+    if (ctx.abort.cause === 'client') {
+      return fail(499, new AppError('CLIENT_CLOSED', 'CLIENT_CLOSED', 'Client disconnected'), {
+        status: 0,
+        transport: 'timeout',
+      });
+    }
+    return fail(
+      504,
+      new AppError(
+        'UPSTREAM_TIMEOUT',
+        'UPSTREAM_TIMEOUT',
+        `No answer within the total timeout of ${ctx.totalMs} ms`,
+      ),
+      { status: 0, transport: 'timeout' },
+    );
+  }
+
+  /** Sends the stream's status line and headers (once per request) and starts heartbeats. */
+  private commitStream(ctx: Ctx, target: Target, conn: RoutableConnection): void {
+    const raw = ctx.h.res;
+    if (ctx.committed || raw.headersSent) {
+      ctx.committed = true;
+      return;
+    }
+    ctx.committed = true;
+    raw.writeHead(200, {
+      ...ctx.h.baseHeaders,
+      'content-type': STREAM_CONTENT_TYPE[ctx.call.surface],
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      ...this.metaHeaders(ctx, target, conn),
+    });
+    // SSE comment heartbeats; an NDJSON stream (Ollama) has no comment syntax, so none there.
+    if (ctx.call.surface !== 'ollama') {
+      ctx.beat = this.heartbeats.add(raw);
+    }
+  }
+
+  /**
+   * Streams upstream events to the client with backpressure, heartbeats and a terminal error
+   * event. Nothing is committed before the upstream's first event (or, during a long silence, only
+   * the headers and heartbeat comments), so a stream that is slow to start, fails or ends empty
+   * still falls back to the next account or target; after the first event a failure ends the
+   * stream with the client dialect's error event.
+   */
   private async pipeStream(
     ctx: Ctx,
+    target: Target,
     conn: RoutableConnection,
     body: Readable,
     pipe: StreamPipe,
     t0: number,
     ttfb: number,
     base: ReturnType<ChatService['usageBase']>,
+    fail: (status: number, error: AppError, failure: FailureInput, ttft?: number | null) => Attempt,
   ): Promise<Attempt> {
-    const { h, abort, resolved } = ctx;
+    const { h, abort } = ctx;
+    const resolved = target.resolved;
     const raw = h.res;
-    raw.writeHead(200, {
-      ...h.baseHeaders,
-      'content-type': STREAM_CONTENT_TYPE[ctx.call.surface],
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      'x-omniroute-provider': resolved.target.alias,
-      'x-omniroute-model': resolved.upstreamModel,
-    });
-    // SSE comment heartbeats; an NDJSON stream (Ollama) has no comment syntax, so none there.
-    const beat = ctx.call.surface === 'ollama' ? undefined : this.heartbeats.add(raw);
+    const timeouts = ctx.settings.timeouts;
     let firstChunkAt: number | null = null;
+    let firstTokenTimedOut = false;
     // Bytes for the client are gathered for one event-loop turn and written together: when the
     // upstream sends a burst (or the whole answer at once), headers, events and the end go out in
     // one write instead of one per chunk.
@@ -575,8 +938,8 @@ export class ChatService {
       }
       const out = pending.length === 1 ? pending[0] : Buffer.concat(pending);
       pending = [];
-      if (beat) {
-        beat.lastWrite = Date.now();
+      if (ctx.beat) {
+        ctx.beat.lastWrite = Date.now();
       }
       if (!raw.write(out) && !paused) {
         paused = true;
@@ -584,14 +947,33 @@ export class ChatService {
         raw.once('drain', resume);
       }
     };
-    const failure = await new Promise<AppError | undefined>((resolve) => {
+    const firstMs = Math.max(
+      1,
+      Math.min(timeouts.firstTokenMs - ttfb, ctx.deadline - performance.now()),
+    );
+    // Silent for a while: send the headers and heartbeats (still no event, still able to fall back).
+    const graceMs = Math.min(this.heartbeatMs, firstMs);
+    const graceTimer =
+      graceMs < firstMs
+        ? setTimeout(() => this.commitStream(ctx, target, conn), graceMs)
+        : undefined;
+    const firstTimer = setTimeout(() => {
+      firstTokenTimedOut = true;
+      body.destroy(new Error('first token timeout'));
+    }, firstMs);
+    const failure = await new Promise<unknown>((resolve) => {
       const done = (err?: unknown): void => {
         body.off('data', onData);
         raw.off('drain', resume);
-        resolve(err === undefined ? undefined : transportError(err, resolved.target.alias));
+        resolve(err);
       };
       const onData = (chunk: Buffer): void => {
-        firstChunkAt ??= performance.now();
+        if (firstChunkAt === null) {
+          firstChunkAt = performance.now();
+          clearTimeout(firstTimer);
+          clearTimeout(graceTimer);
+          this.commitStream(ctx, target, conn);
+        }
         const out = pipe.push(chunk);
         if (out && out.length) {
           pending.push(out);
@@ -605,40 +987,120 @@ export class ChatService {
       body.once('end', () => done());
       body.once('error', done);
     });
-    if (beat) {
-      this.heartbeats.remove(beat);
+    clearTimeout(firstTimer);
+    clearTimeout(graceTimer);
+    if (firstChunkAt === null) {
+      // Nothing reached the client: an ordinary failed attempt (the caller may fall back).
+      if (abort.aborted) {
+        return this.abortedAttempt(ctx, fail);
+      }
+      if (firstTokenTimedOut) {
+        const err = new AppError(
+          'UPSTREAM_TIMEOUT',
+          'UPSTREAM_TIMEOUT',
+          `Upstream ${resolved.target.alias} sent no stream event within ${timeouts.firstTokenMs} ms`,
+        );
+        return fail(504, err, { status: 0, transport: 'first-token-timeout' }, ttfb);
+      }
+      if (failure !== undefined) {
+        const err = transportError(failure, resolved.target.alias);
+        return fail(err.status, err, { status: 0, transport: transportKind(failure, true) }, ttfb);
+      }
+      const err = new AppError(
+        'UPSTREAM_INVALID_RESPONSE',
+        'UPSTREAM_ERROR',
+        `Upstream ${resolved.target.alias} ended the stream without an event`,
+      );
+      return fail(502, err, { status: 0, transport: 'invalid-response' }, ttfb);
     }
-    const { tail, outcome } = pipe.finish(abort.aborted ? undefined : failure);
+    if (ctx.beat) {
+      this.heartbeats.remove(ctx.beat);
+      ctx.beat = undefined;
+    }
+    const clientGone = abort.cause === 'client';
+    const deadline = abort.cause === 'deadline';
+    const { tail, outcome } = pipe.finish(
+      clientGone
+        ? undefined
+        : deadline
+          ? deadlineExceeded(ctx.totalMs, ctx.notes)
+          : failure === undefined
+            ? undefined
+            : transportError(failure, resolved.target.alias),
+    );
     let status = 200;
     let errorCode: string | null = null;
-    if (abort.aborted) {
+    if (clientGone) {
       status = 499;
       errorCode = 'CLIENT_CLOSED';
     } else if (!outcome.completed) {
-      status = failure?.status ?? 502;
-      errorCode = outcome.errorCode;
-      this.selector.fail(conn.id, 'server');
-    } else {
-      this.selector.succeed(conn.id);
+      status = deadline
+        ? 504
+        : failure === undefined
+          ? 502
+          : transportError(failure, resolved.target.alias).status;
+      errorCode = deadline ? 'REQUEST_TIMEOUT' : outcome.errorCode;
+      if (!deadline) {
+        void this.cooldowns.fail(
+          conn.id,
+          resolved.upstreamModel,
+          { scope: 'connection', mode: 'backoff' },
+          'stream_error',
+          status,
+          this.resilience.cooldownProfile(conn.authType),
+        );
+        void this.breakers.failure(
+          conn.provider,
+          this.resilience.breakerProfile(conn.authType).failureThreshold,
+        );
+      }
     }
-    if (tail && !abort.aborted) {
+    if (tail && !clientGone) {
       pending.push(tail);
     }
     if (!raw.writableEnded) {
       raw.end(pending.length ? Buffer.concat(pending) : undefined);
     }
     pending = [];
-    this.countTokens(conn.provider, outcome.usage);
+    const latency = performance.now() - t0;
+    const ttft: number = firstChunkAt - t0;
+    if (status === 200) {
+      this.served(ctx, target, conn, outcome.usage, ttft);
+    } else {
+      this.countTokens(conn.provider, outcome.usage);
+    }
     this.usage.record({
       ...base,
       ...ledgerUsage(outcome.usage),
       status,
       success: status === 200,
-      latencyMs: performance.now() - t0,
-      ttftMs: firstChunkAt !== null ? firstChunkAt - t0 : ttfb,
+      latencyMs: latency,
+      ttftMs: ttft,
       errorCode,
     });
     this.observe(ctx.call.surface, conn.provider, status, h.startedAt);
     return { done: true };
+  }
+
+  /**
+   * A request whose stream was committed (headers and heartbeats sent during a long silence) but
+   * that ended without any upstream event: the error goes out as the dialect's error event.
+   */
+  endCommittedStream(h: HotRequest, surface: ChatSurface, err: AppError): boolean {
+    if (!h.res.headersSent || h.res.writableEnded) {
+      return false;
+    }
+    const pipe = new TranslatePipe(
+      OPENAI_CHAT.decoder(),
+      CLIENT_CODECS[surface].encoder({
+        id: h.id,
+        model: 'unknown',
+        created: Math.floor(Date.now() / 1000),
+        includeUsage: false,
+      }),
+    );
+    const { tail } = pipe.finish(err);
+    h.res.end(tail ?? undefined);
+    return true;
   }
 }

@@ -1,17 +1,21 @@
-import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { KV_STORE, type KvStore, type Unsubscribe } from '@/common/kv/kv-store';
+import { Inject, Injectable } from '@nestjs/common';
+import { KV_STORE, type KvStore } from '@/common/kv/kv-store';
+import { MetricsService } from '@/common/metrics/metrics.service';
 import type { RoutableConnection } from '@/providers/routing-table';
+import { Cooldowns } from '@/resilience/cooldowns.service';
+import { PICK_LRU } from '@/resilience/kv-scripts';
+import { RateLimiter } from '@/resilience/rate-limiter.service';
+import type { AccountStrategy } from '@/resilience/resilience.settings';
 
-const CHANNEL = 'cooldowns';
-const BASE_MS = 3_000;
-const MAX_STEPS = 5;
-const AUTH_FAILURE_MS = 5 * 60_000;
-const MAX_COOLDOWN_MS = 24 * 3600_000;
-
-interface Cooldown {
-  until: number;
-  level: number;
-  reason: string;
+/** Why an account was passed over. */
+export interface SkipNote {
+  connectionId: string;
+  connectionName: string;
+  reason: 'cooldown' | 'model-lockout' | 'permanent' | 'rate-limited';
+  /** What put it there (`rate_limited`, `server_error`, `unauthorized`, `60 requests/min`, ...). */
+  detail: string;
+  status?: number;
+  retryAfterMs?: number;
 }
 
 export type Pick =
@@ -20,205 +24,143 @@ export type Pick =
       ok: false;
       reason: 'no-connections' | 'all-cooling' | 'pinned-missing';
       retryAfterMs?: number;
+      skipped: SkipNote[];
     };
 
+export interface PickRequest {
+  providerId: string;
+  /** The upstream model: per-model lockouts are checked for it. */
+  model: string;
+  candidates: readonly RoutableConnection[] | undefined;
+  /** Accounts this request already tried for this target. */
+  tried: ReadonlySet<string>;
+  strategy: AccountStrategy;
+  stickyLimit: number;
+  /** `x-omniroute-connection`: this account only, cooldowns ignored. */
+  forced?: string;
+}
+
 /**
- * Chooses the account for a request: active connections in fill-first order (priority, then most
- * recently updated), skipping the ones this request already tried and the ones cooling down.
- * `x-omniroute-connection` pins one account (its cooldown is ignored). Cooldowns follow reference
- * §5.5's API-key profile: the upstream's Retry-After when given, else 3 s × 2^level (5 steps).
+ * Chooses the account for one attempt (reference §5.4): active connections of the provider minus
+ * the ones this request tried, the ones cooling down or locked for this model (shared cooldowns),
+ * and the ones over their RPM/TPM limit (shared counters), in the order of the rotation strategy:
  *
- * Cooldowns are read from memory on the hot path; every change is written to the shared store and
- * broadcast, so all replicas skip a cooling account (and a new replica loads them on start).
+ * - `fill-first` (default): priority order, the first usable one;
+ * - `round-robin`: sticky: each account serves `stickyLimit` consecutive requests, then the next;
+ *   the cursor is one counter in the key-value store, so all replicas rotate together;
+ * - `least-recently-used`: the account whose last pick (by any replica) is oldest, atomically;
+ * - `random`.
+ *
+ * A fallback within a request (an account already tried) takes the rest in priority order.
  */
 @Injectable()
-export class AccountSelector implements OnModuleInit, OnModuleDestroy {
-  private readonly cooldowns = new Map<string, Cooldown>();
-  private unsubscribe?: Unsubscribe;
+export class AccountSelector {
+  private localCursor = 0;
 
-  constructor(@Inject(KV_STORE) private readonly kv: KvStore) {}
+  constructor(
+    @Inject(KV_STORE) private readonly kv: KvStore,
+    private readonly cooldowns: Cooldowns,
+    private readonly limiter: RateLimiter,
+    private readonly metrics: MetricsService,
+  ) {}
 
-  async onModuleInit(): Promise<void> {
-    this.unsubscribe = await this.kv
-      .subscribe(CHANNEL, (msg) => {
-        try {
-          const { id, c } = JSON.parse(msg) as { id: string; c: Cooldown | null };
-          if (c) {
-            this.cooldowns.set(id, c);
-          } else {
-            this.cooldowns.delete(id);
-          }
-        } catch {
-          /* ignore malformed */
-        }
-      })
-      .catch(() => undefined);
-    const all = await this.kv.hgetall('cooldowns').catch(() => ({}));
-    const now = Date.now();
-    for (const [id, raw] of Object.entries(all)) {
-      try {
-        const c = JSON.parse(raw) as Cooldown;
-        if (c.until > now) {
-          this.cooldowns.set(id, c);
-        }
-      } catch {
-        /* ignore */
-      }
-    }
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await this.unsubscribe?.();
-  }
-
-  pick(
-    candidates: readonly RoutableConnection[] | undefined,
-    tried: ReadonlySet<string>,
-    pinned?: string,
-  ): Pick {
+  async pick(req: PickRequest): Promise<Pick> {
+    const { candidates, tried, forced } = req;
     if (!candidates?.length) {
-      return { ok: false, reason: 'no-connections' };
+      return { ok: false, reason: 'no-connections', skipped: [] };
     }
-    if (pinned) {
-      const c = candidates.find((x) => x.id === pinned);
+    if (forced) {
+      const c = candidates.find((x) => x.id === forced);
       return c && !tried.has(c.id)
         ? { ok: true, connection: c }
-        : { ok: false, reason: 'pinned-missing' };
+        : { ok: false, reason: 'pinned-missing', skipped: [] };
     }
     const now = Date.now();
-    let earliest = Infinity;
+    const skipped: SkipNote[] = [];
+    let usable: RoutableConnection[] = [];
     for (const c of candidates) {
       if (tried.has(c.id)) {
         continue;
       }
-      const cd = this.cooldowns.get(c.id);
-      if (cd && cd.until > now) {
-        earliest = Math.min(earliest, cd.until);
+      const b = this.cooldowns.blocked(c.id, req.model, c.updatedAt, now);
+      if (b) {
+        skipped.push({
+          connectionId: c.id,
+          connectionName: c.name,
+          reason: b.permanent ? 'permanent' : b.scope === 'model' ? 'model-lockout' : 'cooldown',
+          detail: b.reason,
+          status: b.status,
+          retryAfterMs: b.permanent ? undefined : b.until - now,
+        });
         continue;
+      }
+      usable.push(c);
+    }
+    if (usable.length > 1 && tried.size === 0) {
+      usable = await this.order(req, usable);
+    }
+    for (const c of usable) {
+      const limits = this.limiter.limitsOf(c);
+      if (limits) {
+        const a = await this.limiter.acquire(c.id, limits);
+        if (!a.allowed) {
+          this.metrics.rateLimitRejections.inc({ provider: c.provider });
+          skipped.push({
+            connectionId: c.id,
+            connectionName: c.name,
+            reason: 'rate-limited',
+            detail: a.limit,
+            status: 429,
+            retryAfterMs: a.retryAfterMs,
+          });
+          continue;
+        }
       }
       return { ok: true, connection: c };
     }
+    const waits = skipped.map((s) => s.retryAfterMs).filter((v): v is number => v !== undefined);
     return {
       ok: false,
       reason: 'all-cooling',
-      retryAfterMs: earliest === Infinity ? undefined : earliest - now,
+      retryAfterMs: waits.length ? Math.max(1, Math.min(...waits)) : undefined,
+      skipped,
     };
   }
 
-  /** The remaining cooldown of an account, ms (0 when usable). */
-  remaining(id: string): number {
-    const cd = this.cooldowns.get(id);
-    return cd ? Math.max(0, cd.until - Date.now()) : 0;
-  }
-
-  /** Puts an account on cooldown after a failure; returns the cooldown in ms. */
-  fail(
-    id: string,
-    kind: 'rate-limit' | 'server' | 'network' | 'auth',
-    retryAfterMs?: number,
-  ): number {
-    const now = Date.now();
-    const prev = this.cooldowns.get(id);
-    if (prev && prev.until > now) {
-      return prev.until - now; // concurrent failures do not extend a running cooldown
-    }
-    // `level` is the backoff step the next unhinted failure uses: 3 s, 6 s, 12 s, … until a success.
-    const level = prev?.level ?? 0;
-    let ms: number;
-    let next: number;
-    if (kind === 'auth') {
-      ms = AUTH_FAILURE_MS;
-      next = level;
-    } else if (retryAfterMs !== undefined && retryAfterMs >= 0) {
-      ms = Math.min(retryAfterMs, MAX_COOLDOWN_MS);
-      next = 0; // the upstream said exactly when: the backoff starts over
-    } else {
-      ms = BASE_MS * 2 ** level;
-      next = Math.min(level + 1, MAX_STEPS);
-    }
-    const c: Cooldown = { until: now + ms, level: next, reason: kind };
-    this.cooldowns.set(id, c);
-    void this.share(id, c);
-    return ms;
-  }
-
-  /** A success clears the account's backoff. */
-  succeed(id: string): void {
-    if (this.cooldowns.has(id)) {
-      this.cooldowns.delete(id);
-      void this.share(id, null);
-    }
-  }
-
-  private async share(id: string, c: Cooldown | null): Promise<void> {
-    try {
-      if (c) {
-        await this.kv.hset('cooldowns', { [id]: JSON.stringify(c) });
-      } else {
-        await this.kv.hdel('cooldowns', id);
+  private async order(
+    req: PickRequest,
+    usable: RoutableConnection[],
+  ): Promise<RoutableConnection[]> {
+    switch (req.strategy) {
+      case 'fill-first':
+        return usable;
+      case 'random': {
+        const i = Math.floor(Math.random() * usable.length);
+        return [usable[i], ...usable.slice(0, i), ...usable.slice(i + 1)];
       }
-      await this.kv.publish(CHANNEL, JSON.stringify({ id, c }));
-    } catch {
-      /* the shared store is down: this replica still honours its own cooldowns */
+      case 'round-robin': {
+        let n: number;
+        try {
+          n = await this.kv.incrBy(`rr:acct:${req.providerId}`, 1);
+        } catch {
+          n = ++this.localCursor;
+        }
+        const start = Math.floor((n - 1) / Math.max(1, req.stickyLimit)) % usable.length;
+        return [...usable.slice(start), ...usable.slice(0, start)];
+      }
+      case 'least-recently-used': {
+        let i = 0;
+        try {
+          ({ index: i } = await this.kv.run(
+            PICK_LRU,
+            [`lru:${req.providerId}`],
+            [Date.now(), ...usable.map((c) => c.id)],
+          ));
+        } catch {
+          i = 0;
+        }
+        return [usable[i], ...usable.slice(0, i), ...usable.slice(i + 1)];
+      }
     }
   }
-}
-
-/** `1.5s`, `20ms`, `6m0s`, `1h2m` (OpenAI's x-ratelimit-reset-* format) as milliseconds. */
-function parseDuration(v: string): number | undefined {
-  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
-  let total = 0;
-  let matched = '';
-  for (const m of v.matchAll(re)) {
-    const n = Number(m[1]);
-    total +=
-      m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
-    matched += m[0];
-  }
-  return matched.length && matched === v.trim() ? total : undefined;
-}
-
-function header(
-  headers: Record<string, string | string[] | undefined>,
-  name: string,
-): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/**
- * The upstream's retry hint in milliseconds (reference §5.5): `Retry-After` (seconds or an HTTP
- * date), `X-RateLimit-Reset` (epoch seconds or milliseconds, or seconds from now), or OpenAI's
- * `x-ratelimit-reset-requests` / `-tokens` durations (the longer one).
- */
-export function retryAfterMs(
-  headers: Record<string, string | string[] | undefined>,
-): number | undefined {
-  const ra = header(headers, 'retry-after');
-  if (ra) {
-    const secs = Number(ra);
-    if (Number.isFinite(secs)) {
-      return Math.max(0, secs * 1000);
-    }
-    const at = Date.parse(ra);
-    if (Number.isFinite(at)) {
-      return Math.max(0, at - Date.now());
-    }
-  }
-  const reset = header(headers, 'x-ratelimit-reset');
-  if (reset && Number.isFinite(Number(reset))) {
-    const n = Number(reset);
-    if (n > 1e12) {
-      return Math.max(0, n - Date.now());
-    }
-    if (n > 1e9) {
-      return Math.max(0, n * 1000 - Date.now());
-    }
-    return Math.max(0, n * 1000);
-  }
-  const hints = ['x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens']
-    .map((h) => header(headers, h))
-    .map((v) => (v ? parseDuration(v) : undefined))
-    .filter((v): v is number => v !== undefined);
-  return hints.length ? Math.max(...hints) : undefined;
 }

@@ -52,6 +52,9 @@ function conn(provider: string, models: string[]): RoutableConnection {
     responsesModels: new Set<string>(),
     responsesUrl: '',
     models,
+    authType: 'apikey',
+    perModelQuota: false,
+    rateLimit: { protection: null, rpm: null, tpm: null },
   };
 }
 

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 
-interface Beat {
+export interface Beat {
   raw: ServerResponse;
   lastWrite: number;
 }

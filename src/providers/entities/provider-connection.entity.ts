@@ -54,6 +54,16 @@ export class ProviderConnection {
   @Column({ name: 'last_tested', type: 'timestamptz', nullable: true })
   lastTested!: Date | null;
 
+  /** Per-connection request/token limits; NULL protection = the global auto-enable setting. */
+  @Column({ name: 'rate_limit_protection', type: 'boolean', nullable: true })
+  rateLimitProtection!: boolean | null;
+
+  @Column({ name: 'rpm_limit', type: 'integer', nullable: true })
+  rpmLimit!: number | null;
+
+  @Column({ name: 'tpm_limit', type: 'integer', nullable: true })
+  tpmLimit!: number | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

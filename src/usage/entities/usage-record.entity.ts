@@ -24,6 +24,8 @@ export class UsageRecord {
   @Column({ name: 'tokens_reasoning', type: 'integer', default: 0 }) tokensReasoning!: number;
   @Column({ name: 'latency_ms', type: 'integer', default: 0 }) latencyMs!: number;
   @Column({ name: 'ttft_ms', type: 'integer', nullable: true }) ttftMs!: number | null;
+  @Column({ type: 'varchar', length: 100, nullable: true }) combo!: string | null;
+  @Column({ type: 'smallint', default: 1 }) attempt!: number;
   @Column({ name: 'error_code', type: 'varchar', length: 80, nullable: true }) errorCode!:
     string | null;
 }
