@@ -7,6 +7,8 @@ import { ProvidersModule } from '@/providers/providers.module';
 import { ResilienceModule } from '@/resilience/resilience.module';
 import { UsageModule } from '@/usage/usage.module';
 import { ChatService } from './chat/chat.service';
+import { ComboTestController } from './combo-test/combo-test.controller';
+import { ComboTester } from './combo-test/combo-tester.service';
 import { CountTokensService } from './chat/count-tokens.service';
 import { HotPath } from './http/hot-path';
 import { ModelsService } from './models.service';
@@ -22,8 +24,10 @@ import { RouterService } from './routing/router.service';
     PricingModule,
     ResilienceModule,
   ],
+  controllers: [ComboTestController],
   providers: [
     ApiKeyAuth,
+    ComboTester,
     AccountSelector,
     RouterService,
     ChatService,

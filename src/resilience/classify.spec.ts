@@ -41,7 +41,7 @@ const RATE_LIMITED: FailureClass = {
 const server = (
   reason: 'server_error' | 'timeout' | 'overloaded',
   retrySame: boolean,
-  cooldown: CooldownPlan = BACKOFF_CONN,
+  cooldown: CooldownPlan = BACKOFF_MODEL,
 ): FailureClass => ({
   reason,
   fallback: true,
@@ -85,13 +85,13 @@ describe(classifyFailure.name, () => {
       [
         'timeout: retry, fall back, backoff, breaker',
         { transport: 'timeout' },
-        server('timeout', true),
+        server('timeout', true, BACKOFF_CONN),
       ],
-      ['connect-timeout as timeout', { transport: 'connect-timeout' }, server('timeout', true)],
+      ['connect-timeout as timeout', { transport: 'connect-timeout' }, server('timeout', true, BACKOFF_CONN)],
       [
         'network: retry, fall back, backoff, breaker',
         { transport: 'network' },
-        { ...server('server_error', true), reason: 'network' },
+        { ...server('server_error', true, BACKOFF_CONN), reason: 'network' },
       ],
       [
         'first-token-timeout: fall back only (not the account’s fault)',
@@ -108,22 +108,22 @@ describe(classifyFailure.name, () => {
       [
         'invalid-response: fall back, no same-account retry, breaker',
         { transport: 'invalid-response' },
-        { ...server('server_error', false), reason: 'invalid_response' },
+        { ...server('server_error', false, BACKOFF_CONN), reason: 'invalid_response' },
       ],
       [
         'the transport kind wins over a status',
         { transport: 'network', status: 401 },
-        { ...server('server_error', true), reason: 'network' },
+        { ...server('server_error', true, BACKOFF_CONN), reason: 'network' },
       ],
       [
         'status 0 without a transport kind is a network failure',
         { status: 0 },
-        { ...server('server_error', true), reason: 'network' },
+        { ...server('server_error', true, BACKOFF_CONN), reason: 'network' },
       ],
       [
         'a success status reported as a failure is an invalid response',
         { status: 200, text: 'not json' },
-        { ...server('server_error', false), reason: 'invalid_response' },
+        { ...server('server_error', false, BACKOFF_CONN), reason: 'invalid_response' },
       ],
     ]);
   });
@@ -452,12 +452,12 @@ describe(classifyFailure.name, () => {
       [
         'a Retry-After hint',
         { status: 529, headers: { 'retry-after': '3' } },
-        server('overloaded', true, { scope: 'connection', mode: 'hint', ms: 3_000 }),
+        server('overloaded', true, { scope: 'model', mode: 'hint', ms: 3_000 }),
       ],
       [
         'a text hint',
         { status: 503, text: 'Overloaded, try again in 4s' },
-        server('overloaded', true, { scope: 'connection', mode: 'hint', ms: 4_000 }),
+        server('overloaded', true, { scope: 'model', mode: 'hint', ms: 4_000 }),
       ],
       [
         'hints ignored when useUpstreamRetryHints is false',
@@ -465,7 +465,7 @@ describe(classifyFailure.name, () => {
         server('overloaded', true),
       ],
       [
-        'connection scope even for per-model-quota providers',
+        'model scope whatever the provider: the account answered',
         { status: 529, perModelQuota: true },
         server('overloaded', true),
       ],
@@ -492,7 +492,7 @@ describe(classifyFailure.name, () => {
       [
         'Retry-After on a 503 is the hint',
         { status: 503, headers: { 'retry-after': '10' } },
-        server('server_error', true, { scope: 'connection', mode: 'hint', ms: 10_000 }),
+        server('server_error', true, { scope: 'model', mode: 'hint', ms: 10_000 }),
       ],
       [
         'a text hint on a 500 is not used (headers only)',
@@ -507,7 +507,7 @@ describe(classifyFailure.name, () => {
       [
         '406: fall back with backoff, not the breaker',
         { status: 406 },
-        { ...server('server_error', false), breaker: false },
+        { ...server('server_error', false, BACKOFF_CONN), breaker: false },
       ],
     ]);
   });

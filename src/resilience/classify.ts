@@ -21,10 +21,10 @@ import { type HeaderBag, retryAfterMs, retryHintFromText } from './retry-hints';
  * | 7 | 403                                                         | forbidden           | yes      | no        | backoff, connection            | no      | no        |
  * | 8 | 404                                                         | model_not_found     | yes      | no        | fixed 120 s, model             | no      | no        |
  * | 9 | 429 (also with "overloaded"/"capacity" text)                | rate_limited        | yes      | no        | hint⁴ else backoff, model²     | no      | no        |
- * |10 | 529, or 503 + overloaded/capacity text                      | overloaded          | yes      | yes       | hint⁴ else backoff, connection | yes     | no        |
- * |11 | 408, 504                                                    | timeout             | yes      | yes       | Retry-After⁵ else backoff, conn| yes     | no        |
- * |12 | 502, 503                                                    | server_error        | yes      | yes       | Retry-After⁵ else backoff, conn| yes     | no        |
- * |13 | 500 and any other 5xx                                       | server_error        | yes      | no        | Retry-After⁵ else backoff, conn| yes     | no        |
+ * |10 | 529, or 503 + overloaded/capacity text                      | overloaded          | yes      | yes       | hint⁴ else backoff, model⁶     | yes     | no        |
+ * |11 | 408, 504                                                    | timeout             | yes      | yes       | Retry-After⁵ else backoff, model⁶ | yes  | no        |
+ * |12 | 502, 503                                                    | server_error        | yes      | yes       | Retry-After⁵ else backoff, model⁶ | yes  | no        |
+ * |13 | 500 and any other 5xx                                       | server_error        | yes      | no        | Retry-After⁵ else backoff, model⁶ | yes  | no        |
  * |14 | 413, or 400/422 + context-overflow text                     | context_overflow    | yes      | no        | none                           | no      | no        |
  * |15 | 400, 422 (anything else)                                    | bad_request         | NO       | no        | none                           | no      | no        |
  * |16 | 406                                                         | server_error        | yes      | no        | backoff, connection            | no      | no        |
@@ -39,6 +39,9 @@ import { type HeaderBag, retryAfterMs, retryHintFromText } from './retry-hints';
  * ⁴ Hint = the upstream headers (`retryAfterMs`), else the text (`retryHintFromText`); only when
  *   `useUpstreamRetryHints !== false`.
  * ⁵ Headers only (`retryAfterMs`), same switch as ⁴.
+ * ⁶ An HTTP error answer proves the account and endpoint work: the (connection, model) pair cools
+ *   down, the account keeps serving its other models. A provider-wide outage is the circuit
+ *   breaker's job (these count for it). Transport failures (no answer at all) cool the connection.
  *
  * "backoff" is `base × 2^level` computed by the caller (it owns the level); "hint" is the delay
  * the upstream asked for. Hints are not capped here.
@@ -289,12 +292,12 @@ export function classifyFailure(input: FailureInput): FailureClass {
   }
 
   if (status === 529 || (status === 503 && text && OVERLOADED.test(text))) {
-    return result('overloaded', true, true, hintOrBackoff('connection', anyHint()), true);
+    return result('overloaded', true, true, hintOrBackoff('model', anyHint()), true);
   }
   if (status === 408 || status >= 500) {
     const reason = status === 408 || status === 504 ? 'timeout' : 'server_error';
     const retrySame = status === 408 || status === 502 || status === 503 || status === 504;
-    return result(reason, true, retrySame, hintOrBackoff('connection', headerHint()), true);
+    return result(reason, true, retrySame, hintOrBackoff('model', headerHint()), true);
   }
   if ((status === 400 || status === 422) && text && any(CONTEXT_OVERFLOW, text)) {
     return result('context_overflow', true, false, null, false);

@@ -4,6 +4,7 @@ import { startTestApp, type TestApp } from '../support/app';
 import { queryDb } from '../support/db';
 import { useGateway } from '../support/fixtures';
 import {
+  addMockNode,
   call,
   codeOf,
   fieldsOf,
@@ -482,5 +483,56 @@ describe('/api/combos across replicas', () => {
     const r = await call(a, 'PUT', `/api/combos/${x.id}`, { body: { models: ['rep-y'] } });
     expect(r.status).toBe(400);
     expect(codeOf(r.json)).toBe('COMBO_CYCLE');
+  });
+});
+
+describe('POST /api/combos/test', () => {
+  const { gw, mock } = useGateway();
+
+  it('calls every target once and names the one the strategy would serve from', async () => {
+    const { connectionIds } = await addMockNode(gw, 'ct', mock.baseUrl);
+    await createCombo(gw, {
+      name: 'tested',
+      strategy: 'priority',
+      models: ['ct/fail-500', 'ct/gpt-4o-mini', 'nowhere/x'],
+    });
+    const before = mock.stats().chatCompletions;
+    const r = await call(gw, 'POST', '/api/combos/test', { body: { comboName: 'tested' } });
+    expect(r.status).toBe(200);
+    const body = r.json as {
+      comboName: string;
+      strategy: string;
+      resolvedBy: string;
+      resolvedByTarget: { model: string; connectionId: string; stepId: string };
+      results: { model: string; ok: boolean; status: number | null; error: string | null }[];
+      unresolved: { model: string; reason: string }[];
+    };
+    expect(body).toMatchObject({ comboName: 'tested', strategy: 'priority' });
+    expect(body.results.map((x) => [x.model, x.ok, x.status])).toEqual([
+      ['ct/fail-500', false, 500],
+      ['ct/gpt-4o-mini', true, 200],
+    ]);
+    expect(body.results[0].error).toMatch(/mock fail-500/);
+    expect(body.resolvedBy).toBe('ct/gpt-4o-mini');
+    expect(body.resolvedByTarget.connectionId).toBe(connectionIds[0]);
+    expect(body.resolvedByTarget.stepId).toMatch(/^tested-model-2-/);
+    expect(body.unresolved).toEqual([
+      expect.objectContaining({ model: 'nowhere/x', reason: expect.stringMatching(/nowhere/) }),
+    ]);
+    expect(mock.stats().chatCompletions - before).toBe(2);
+    // a test call is not an account failure: the combo still serves from its first healthy target
+    const chat = await call(gw, 'POST', '/v1/chat/completions', {
+      body: { model: 'tested', messages: [{ role: 'user', content: 'hi' }] },
+    });
+    expect(chat.status).toBe(200);
+  });
+
+  it('answers 404 for an unknown combo and 400 without a name', async () => {
+    const missing = await call(gw, 'POST', '/api/combos/test', { body: { comboName: 'nope' } });
+    expect(missing.status).toBe(404);
+    expect(codeOf(missing.json)).toBe('COMBO_NOT_FOUND');
+    const bad = await call(gw, 'POST', '/api/combos/test', { body: {} });
+    expect(bad.status).toBe(400);
+    expect(fieldsOf(bad.json).join(' ')).toMatch(/comboName/);
   });
 });
