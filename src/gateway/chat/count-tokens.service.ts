@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '@/common/errors/app-error';
 import { sendJson, type HotRequest } from '@/gateway/http/hot-request';
+import { CombosService } from '@/combos/combos.service';
 import { resolveModel } from '@/gateway/routing/model-resolver';
 import { ProvidersService } from '@/providers/providers.service';
 import { UpstreamHttp } from '@/upstream/upstream-http.service';
@@ -40,6 +41,7 @@ export class CountTokensService {
   constructor(
     private readonly providers: ProvidersService,
     private readonly upstream: UpstreamHttp,
+    private readonly combos: CombosService,
   ) {}
 
   async handle(h: HotRequest): Promise<void> {
@@ -57,7 +59,10 @@ export class CountTokensService {
     }
     try {
       const table = this.providers.routing();
-      const resolved = resolveModel(body.model, table);
+      // a combo is counted by its first target (the one a priority combo serves from)
+      const combo = this.combos.byModel(body.model);
+      const first = combo ? this.combos.targets(combo)[0]?.model : undefined;
+      const resolved = resolveModel(first ?? body.model, table);
       const conn = table.connections.get(resolved.target.id)?.[0];
       if (conn && conn.dialect === 'anthropic') {
         const res = await this.upstream.request({
