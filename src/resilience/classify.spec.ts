@@ -87,7 +87,11 @@ describe(classifyFailure.name, () => {
         { transport: 'timeout' },
         server('timeout', true, BACKOFF_CONN),
       ],
-      ['connect-timeout as timeout', { transport: 'connect-timeout' }, server('timeout', true, BACKOFF_CONN)],
+      [
+        'connect-timeout as timeout',
+        { transport: 'connect-timeout' },
+        server('timeout', true, BACKOFF_CONN),
+      ],
       [
         'network: retry, fall back, backoff, breaker',
         { transport: 'network' },

@@ -218,6 +218,12 @@ export function applyResiliencePatch(
   if (isObject(patch.profiles)) {
     const legacy = patch.profiles;
     delete patch.profiles;
+    const unknown = Object.keys(legacy).filter((k) => k !== 'oauth' && k !== 'apikey');
+    if (unknown.length) {
+      throw AppError.invalid('Invalid resilience settings', {
+        fields: unknown.map((k) => `profiles.${k} is not a known profile (oauth, apikey)`),
+      });
+    }
     for (const profile of ['oauth', 'apikey'] as const) {
       const p = legacy[profile];
       if (!isObject(p)) {

@@ -444,7 +444,8 @@ export class ChatService {
         skip = !(await this.breakers.probe(
           providerId,
           breakerProfile.resetTimeoutMs,
-          settings.timeouts.firstTokenMs,
+          // a probe that never reports back (its request died) is re-granted after this long
+          Math.min(settings.timeouts.firstTokenMs, 30_000),
         ));
       }
       if (skip) {

@@ -116,6 +116,10 @@ export class AccountSelector {
           continue;
         }
       }
+      if (req.strategy === 'least-recently-used' && c !== usable[0] && tried.size === 0) {
+        // the LRU pick was over its limit: this one serves, so it is the one just used
+        void this.kv.hset(`lru:${req.providerId}`, { [c.id]: String(Date.now()) }).catch(() => 0);
+      }
       return { ok: true, connection: c };
     }
     const waits = skipped.map((s) => s.retryAfterMs).filter((v): v is number => v !== undefined);

@@ -42,13 +42,17 @@ export function weightedOrder<T extends Orderable>(
     chosen = Math.floor(random() * items.length);
   } else {
     let r = random() * total;
+    chosen = -1;
     for (let i = 0; i < items.length; i++) {
       r -= Math.max(0, items[i].weight);
       if (r < 0) {
         chosen = i;
         break;
       }
-      chosen = i;
+    }
+    if (chosen < 0) {
+      // rounding left r ≥ 0 after every weight: the last target that has a weight
+      chosen = items.reduce((last, t, i) => (t.weight > 0 ? i : last), 0);
     }
   }
   const rest = items
