@@ -503,6 +503,19 @@ export class ChatService {
           return 'done';
         }
         if (ctx.abort.aborted) {
+          if (ctx.abort.cause === 'deadline') {
+            // the attempt the total timeout cut short belongs in the 504's attempt log too
+            ctx.notes.push({
+              target: label,
+              step: target.stepId ?? undefined,
+              connectionId: conn.id,
+              connectionName: conn.name,
+              outcome: 'failed',
+              reason: 'timeout',
+              status: 504,
+              message: outcome.error.message.slice(0, 300),
+            });
+          }
           this.checkAbort(ctx);
         }
         cls = classifyFailure({
@@ -704,7 +717,10 @@ export class ChatService {
       });
       return { done: false, error, failure };
     };
-    const left = Math.max(1, ctx.deadline - t0);
+    // The total timeout is the request's own deadline timer. undici's timers are coarse (~0.5 s
+    // ticks, start backdated a tick): capped at exactly the time left they race the deadline and
+    // may turn a total timeout into a first-token/idle failure (which also cools the account).
+    const left = Math.max(1, ctx.deadline - t0) + 1000;
     const timeouts = ctx.settings.timeouts;
     let res;
     try {
