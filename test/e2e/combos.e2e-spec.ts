@@ -536,3 +536,62 @@ describe('POST /api/combos/test', () => {
     expect(fieldsOf(bad.json).join(' ')).toMatch(/comboName/);
   });
 });
+
+describe('combo request rewrites', () => {
+  const { gw, mock } = useGateway();
+
+  it('replaces the system prompt and keeps only the tools the filter matches', async () => {
+    await addMockNode(gw, 'rw', mock.baseUrl);
+    await createCombo(gw, {
+      name: 'rewritten',
+      models: ['rw/gpt-4o-mini'],
+      system_message: 'You are the combo system prompt.',
+      tool_filter_regex: '^search_',
+    });
+    const tool = (name: string): Record<string, unknown> => ({
+      type: 'function',
+      function: { name, parameters: { type: 'object', properties: {} } },
+    });
+    const r = await call(gw, 'POST', '/v1/chat/completions', {
+      body: {
+        model: 'rewritten',
+        messages: [
+          { role: 'system', content: 'client system prompt' },
+          { role: 'user', content: 'hi' },
+        ],
+        tools: [tool('search_web'), tool('delete_all'), tool('search_docs')],
+        tool_choice: { type: 'function', function: { name: 'delete_all' } },
+      },
+    });
+    expect(r.status).toBe(200);
+    const sent = mock.requests.at(-1)?.body as {
+      messages: { role: string; content: unknown }[];
+      tools: { function: { name: string } }[];
+      tool_choice: unknown;
+    };
+    expect(sent.messages[0]).toMatchObject({ role: 'system' });
+    expect(JSON.stringify(sent.messages[0].content)).toContain('You are the combo system prompt.');
+    expect(JSON.stringify(sent.messages)).not.toContain('client system prompt');
+    expect(sent.tools.map((t) => t.function.name)).toEqual(['search_web', 'search_docs']);
+    expect(sent.tool_choice).toBe('auto');
+  });
+
+  it('drops every tool when none matches', async () => {
+    await createCombo(gw, {
+      name: 'no-tools',
+      models: ['rw/gpt-4o-mini'],
+      tool_filter_regex: '^never$',
+    });
+    const r = await call(gw, 'POST', '/v1/chat/completions', {
+      body: {
+        model: 'no-tools',
+        messages: [{ role: 'user', content: 'hi' }],
+        tools: [{ type: 'function', function: { name: 'x', parameters: { type: 'object' } } }],
+      },
+    });
+    expect(r.status).toBe(200);
+    const sent = mock.requests.at(-1)?.body as Record<string, unknown>;
+    expect(sent.tools).toBeUndefined();
+    expect(sent.tool_choice).toBeUndefined();
+  });
+});

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { AppError, type ErrorCategory } from '@/common/errors/app-error';
+import type { Combo } from '@/combos/combo.types';
 import type { Principal } from '@/common/guards/api-key.auth';
 import { MetricsService } from '@/common/metrics/metrics.service';
 import { Env } from '@/config/env.schema';
@@ -136,6 +137,39 @@ type Target = PlannedTarget;
 
 /** What became of one target: served, moved on, or a failure that ends the request. */
 type TargetResult = 'done' | 'next' | { stop: AppError };
+
+/**
+ * A combo's request rewrites (reference §5.3): `system_message` replaces the system prompt;
+ * `tool_filter_regex` keeps only the tools whose name matches (a forced choice of a dropped tool
+ * falls back to `auto`). The request then goes through the canonical form even to a same-dialect
+ * upstream.
+ */
+function applyComboRewrites(req: CanonicalRequest, combo: Combo): void {
+  if (combo.system_message) {
+    req.system = [{ type: 'text', text: combo.system_message }];
+  }
+  if (combo.tool_filter_regex && req.tools?.length) {
+    let re: RegExp;
+    try {
+      re = new RegExp(combo.tool_filter_regex);
+    } catch {
+      return; // validated on save; an unparsable pattern filters nothing
+    }
+    req.tools = req.tools.filter((t) => re.test(t.name));
+    const choice = req.toolChoice;
+    if (!req.tools.length) {
+      delete req.tools;
+      delete req.toolChoice;
+      delete req.parallelToolCalls;
+    } else if (
+      choice &&
+      typeof choice === 'object' &&
+      !req.tools.some((t) => t.name === choice.name)
+    ) {
+      req.toolChoice = 'auto';
+    }
+  }
+}
 
 /** The transport failure kind of an undici error (for classification). */
 function transportKind(e: unknown, firstToken: boolean): NonNullable<FailureInput['transport']> {
@@ -645,7 +679,9 @@ export class ChatService {
   private upstreamBody(ctx: Ctx, target: Target, codec: DialectCodec): string {
     const { call } = ctx;
     const upstreamModel = target.resolved.upstreamModel;
-    if (codec.id === call.surface) {
+    const combo = ctx.plan.combo;
+    const rewrite = Boolean(combo && (combo.system_message || combo.tool_filter_regex));
+    if (codec.id === call.surface && !rewrite) {
       const body = call.body;
       if (!codec.modelInUrl) {
         body.model = upstreamModel;
@@ -657,9 +693,11 @@ export class ChatService {
       return JSON.stringify(body);
     }
     call.canonical ??= CLIENT_CODECS[call.surface].fromRequest(call.body);
-    return JSON.stringify(
-      codec.toRequest({ ...call.canonical, model: upstreamModel, stream: call.stream }),
-    );
+    const req: CanonicalRequest = { ...call.canonical, model: upstreamModel, stream: call.stream };
+    if (combo && rewrite) {
+      applyComboRewrites(req, combo);
+    }
+    return JSON.stringify(codec.toRequest(req));
   }
 
   /** A served answer: clears the account's and provider's failure state and feeds the stats. */
