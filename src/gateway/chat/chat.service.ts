@@ -55,6 +55,7 @@ import type { ResilienceSettings } from '@/resilience/resilience.settings';
 import { retryAfterMs } from '@/resilience/retry-hints';
 import { UpstreamHttp, transportError } from '@/upstream/upstream-http.service';
 import { UsageService, type UsageEvent } from '@/usage/usage.service';
+import { Deadlines, type Deadline } from './deadlines';
 import { parseChatRequest } from './openai-chat.request';
 
 /** The client dialects the chat pipeline serves. */
@@ -284,6 +285,7 @@ function readCall(surface: ChatSurface, h: HotRequest): ClientCall {
 export class ChatService {
   private readonly heartbeats: Heartbeats;
   private readonly heartbeatMs: number;
+  private readonly deadlines = new Deadlines();
 
   constructor(
     private readonly router: RouterService,
@@ -306,7 +308,7 @@ export class ChatService {
   async handle(h: HotRequest, surface: ChatSurface = 'openai-chat'): Promise<void> {
     const principal = h.principal;
     let provider = 'none';
-    let timer: NodeJS.Timeout | undefined;
+    let deadline: Deadline | undefined;
     let active: Ctx | undefined;
     try {
       const call = readCall(surface, h);
@@ -321,8 +323,7 @@ export class ChatService {
           abort.abort('client');
         }
       });
-      const remaining = totalMs - (performance.now() - h.startedAt);
-      timer = setTimeout(() => abort.abort('deadline'), Math.max(1, remaining));
+      deadline = this.deadlines.add(h.startedAt + totalMs, () => abort.abort('deadline'));
       const ctx: Ctx = {
         h,
         principal,
@@ -355,7 +356,9 @@ export class ChatService {
       this.observe(surface, provider, e instanceof AppError ? e.status : 500, h.startedAt);
       throw e;
     } finally {
-      clearTimeout(timer);
+      if (deadline) {
+        this.deadlines.remove(deadline);
+      }
     }
   }
 
@@ -1008,14 +1011,18 @@ export class ChatService {
     );
     // Silent for a while: send the headers and heartbeats (still no event, still able to fall back).
     const graceMs = Math.min(this.heartbeatMs, firstMs);
-    const graceTimer =
-      graceMs < firstMs
-        ? setTimeout(() => this.commitStream(ctx, target, conn), graceMs)
-        : undefined;
-    const firstTimer = setTimeout(() => {
+    // One timer per stream: at the grace point it commits, then waits out the rest of firstMs.
+    const firstTokenTimeout = (): void => {
       firstTokenTimedOut = true;
       body.destroy(new Error('first token timeout'));
-    }, firstMs);
+    };
+    let firstTimer =
+      graceMs < firstMs
+        ? setTimeout(() => {
+            this.commitStream(ctx, target, conn);
+            firstTimer = setTimeout(firstTokenTimeout, firstMs - graceMs);
+          }, graceMs)
+        : setTimeout(firstTokenTimeout, firstMs);
     const failure = await new Promise<unknown>((resolve) => {
       const done = (err?: unknown): void => {
         body.off('data', onData);
@@ -1026,7 +1033,6 @@ export class ChatService {
         if (firstChunkAt === null) {
           firstChunkAt = performance.now();
           clearTimeout(firstTimer);
-          clearTimeout(graceTimer);
           this.commitStream(ctx, target, conn);
         }
         const out = pipe.push(chunk);
@@ -1043,7 +1049,6 @@ export class ChatService {
       body.once('error', done);
     });
     clearTimeout(firstTimer);
-    clearTimeout(graceTimer);
     if (firstChunkAt === null) {
       // Nothing reached the client: an ordinary failed attempt (the caller may fall back).
       if (abort.aborted) {
