@@ -191,6 +191,27 @@ export function describeKvStoreContract(
       await kv.close();
     });
 
+    describe('scan', () => {
+      it('lists the keys matching a glob, without the store prefix, and skips expired ones', async () => {
+        await kv.set('scan:a:1', 'x');
+        await kv.set('scan:a:2', 'x');
+        await kv.set('scan:b:1', 'x');
+        await kv.hset('scan:a:h', { f: 'v' });
+        await kv.set('scan:a:gone', 'x', { ttlMs: 1 });
+        await new Promise((r) => setTimeout(r, 20));
+        expect((await kv.scan('scan:a:*')).sort()).toEqual(['scan:a:1', 'scan:a:2', 'scan:a:h']);
+        expect(await kv.scan('scan:?:1')).toHaveLength(2);
+        expect(await kv.scan('scan:none:*')).toEqual([]);
+        expect(await kv.scan('scan:*', 2)).toHaveLength(2);
+      });
+
+      it('treats regex characters in the pattern literally', async () => {
+        await kv.set('scan.x(1)', 'x');
+        await kv.set('scanAx(1)', 'x');
+        expect(await kv.scan('scan.x(1)')).toEqual(['scan.x(1)']);
+      });
+    });
+
     describe('strings', () => {
       it('returns null for a missing key', async () => {
         await expect(kv.get(k('missing'))).resolves.toBeNull();

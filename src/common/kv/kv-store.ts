@@ -61,6 +61,11 @@ export interface KvStore {
   hgetall(key: string): Promise<Record<string, string>>;
   hdel(key: string, ...fields: string[]): Promise<number>;
   /** Runs an atomic script (Lua in Redis, its JavaScript twin in memory). */
+  /**
+   * Keys matching a glob (`*` and `?`), at most `limit` of them (Redis: SCAN, never KEYS). For
+   * management views and bulk deletes, not the hot path.
+   */
+  scan(pattern: string, limit?: number): Promise<string[]>;
   run<R>(
     script: KvScript<R>,
     keys: readonly string[],

@@ -276,6 +276,26 @@ export class MemoryKvStore implements KvStore {
     return Promise.resolve();
   }
 
+  scan(pattern: string, limit = 10_000): Promise<string[]> {
+    const re = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      's',
+    );
+    const out: string[] = [];
+    for (const k of this.data.keys()) {
+      if (re.test(k) && this.live(k)) {
+        out.push(k);
+        if (out.length >= limit) {
+          break;
+        }
+      }
+    }
+    return Promise.resolve(out);
+  }
+
   close(): Promise<void> {
     clearInterval(this.sweeper);
     this.bus.removeAllListeners();

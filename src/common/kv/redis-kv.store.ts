@@ -157,6 +157,29 @@ export class RedisKvStore implements KvStore {
     await this.client.ping();
   }
 
+  async scan(pattern: string, limit = 10_000): Promise<string[]> {
+    const out: string[] = [];
+    let cursor = '0';
+    do {
+      // SCAN's MATCH sees full key names: the prefix is added here and removed from the results
+      const [next, keys] = await this.client.scan(
+        cursor,
+        'MATCH',
+        this.prefix + pattern,
+        'COUNT',
+        1000,
+      );
+      cursor = next;
+      for (const k of keys) {
+        out.push(k.slice(this.prefix.length));
+        if (out.length >= limit) {
+          return out;
+        }
+      }
+    } while (cursor !== '0');
+    return out;
+  }
+
   async close(): Promise<void> {
     this.handlers.clear();
     await Promise.allSettled([this.client.quit(), this.subscriber?.quit()]);
