@@ -170,6 +170,11 @@ export class Env {
   @Min(100)
   SSE_HEARTBEAT_MS: number = 15_000;
 
+  /** With `X-OmniRoute-Progress: true`, a progress comment goes into the stream this often. */
+  @IsInt()
+  @Min(100)
+  PROGRESS_INTERVAL_MS: number = 2_000;
+
   @Transform(toBool)
   @IsBoolean()
   SWAGGER_ENABLED: boolean = true;

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CacheModule } from '@/cache/cache.module';
 import { CombosModule } from '@/combos/combos.module';
 import { ApiKeyAuth } from '@/common/guards/api-key.auth';
 import { KeysModule } from '@/keys/keys.module';
@@ -17,6 +18,7 @@ import { RouterService } from './routing/router.service';
 
 @Module({
   imports: [
+    CacheModule,
     KeysModule,
     ProvidersModule,
     CombosModule,

@@ -100,6 +100,26 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly cacheRequests = new Counter({
+    name: 'gateway_cache_requests_total',
+    help: 'Response cache lookups by result (hit, miss, bypass = not cacheable or X-OmniRoute-No-Cache)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly idempotentReplays = new Counter({
+    name: 'gateway_idempotent_replays_total',
+    help: 'Duplicate requests answered from the first one (Idempotency-Key / X-Request-Id)',
+    registers: [this.registry],
+  });
+
+  readonly kvDegraded = new Counter({
+    name: 'gateway_kv_degraded_total',
+    help: 'Requests that went on without a shared-state feature because the key-value store failed',
+    labelNames: ['feature'] as const,
+    registers: [this.registry],
+  });
+
   private readonly requestChildren = new Map<
     string,
     { count: () => void; time: (s: number) => void }

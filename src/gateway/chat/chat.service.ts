@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
+import { CacheService } from '@/cache/cache.service';
+import { IdempotencyService } from '@/cache/idempotency.service';
 import { AppError, type ErrorCategory } from '@/common/errors/app-error';
+import { ResponseRecorder, replay, type RecordedResponse } from '@/common/http/response-recorder';
 import type { Combo } from '@/combos/combo.types';
 import type { Principal } from '@/common/guards/api-key.auth';
 import { MetricsService } from '@/common/metrics/metrics.service';
@@ -131,6 +134,24 @@ interface Ctx {
   /** Stream headers (and heartbeats) already sent: later attempts write into the same stream. */
   committed: boolean;
   beat?: Beat;
+  /** Releases or answers this request's idempotency key (set while it runs). */
+  finish?: (rec: RecordedResponse | undefined) => Promise<void>;
+  /** `X-OmniRoute-Progress: true` on a stream: progress comments every PROGRESS_INTERVAL_MS. */
+  progress?: { timer?: NodeJS.Timeout; events: number; startedAt: number };
+}
+
+/** Recorded answers (idempotency replays, cache entries) larger than this are not kept. */
+const RECORD_MAX_BYTES = 8 * 1024 * 1024;
+/** A duplicate waits at most this long for the first request's answer. */
+const IDEMPOTENT_WAIT_MAX_MS = 60_000;
+
+/** The sampling temperature the client asked for, in any dialect (undefined when absent). */
+function temperatureOf(call: ClientCall): number | undefined {
+  if (call.canonical) {
+    return call.canonical.temperature;
+  }
+  const t = call.body.temperature;
+  return typeof t === 'number' ? t : undefined;
 }
 
 /** The target being tried (resolution + the combo step it came from). */
@@ -170,6 +191,28 @@ function applyComboRewrites(req: CanonicalRequest, combo: Combo): void {
       req.toolChoice = 'auto';
     }
   }
+}
+
+/** Events in a chunk of SSE bytes (each ends with a blank line). */
+function countEvents(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf('\n\n'); i !== -1; i = buf.indexOf('\n\n', i + 2)) {
+    n++;
+  }
+  return n;
+}
+
+/**
+ * A progress report (reference §7.4) as an SSE comment line: every SSE client, and so every
+ * official SDK, skips comments, so a client that did not ask to read them never sees them.
+ */
+function progressComment(p: { events: number; startedAt: number }, done: boolean): string {
+  const body = {
+    tokens_generated: p.events,
+    elapsed_ms: Math.round(performance.now() - p.startedAt),
+    ...(done ? { done: true } : {}),
+  };
+  return `: progress ${JSON.stringify(body)}\n\n`;
 }
 
 /** The transport failure kind of an undici error (for classification). */
@@ -285,6 +328,7 @@ function readCall(surface: ChatSurface, h: HotRequest): ClientCall {
 export class ChatService {
   private readonly heartbeats: Heartbeats;
   private readonly heartbeatMs: number;
+  private readonly progressMs: number;
   private readonly deadlines = new Deadlines();
 
   constructor(
@@ -298,10 +342,13 @@ export class ChatService {
     private readonly cooldowns: Cooldowns,
     private readonly limiter: RateLimiter,
     private readonly latency: LatencyStats,
+    private readonly cache: CacheService,
+    private readonly idempotency: IdempotencyService,
     env: Env,
   ) {
     this.heartbeats = new Heartbeats(env.SSE_HEARTBEAT_MS);
     this.heartbeatMs = env.SSE_HEARTBEAT_MS;
+    this.progressMs = env.PROGRESS_INTERVAL_MS;
     resilience.onChange((s) => upstream.setConnectTimeout(s.timeouts.connectMs));
   }
 
@@ -345,10 +392,65 @@ export class ChatService {
         committed: false,
       };
       active = ctx;
+      // Idempotency, then the response cache (API.md §1 pipeline order), around the routing.
+      const idemKey = this.idempotency.keyOf(h.headers);
+      let finish: ((rec: RecordedResponse | undefined) => Promise<void>) | undefined;
+      if (idemKey) {
+        const o = await this.idempotency.begin(
+          principal.id,
+          idemKey,
+          h.id,
+          totalMs + 5_000,
+          Math.min(totalMs, IDEMPOTENT_WAIT_MAX_MS),
+        );
+        if (o.kind === 'replay') {
+          replay(h.res, o.rec, h.baseHeaders, { 'x-omniroute-idempotent': 'true' });
+          this.observe(surface, provider, o.rec.status, h.startedAt);
+          return;
+        }
+        if (o.kind === 'run') {
+          finish = o.finish;
+        }
+      }
+      active.finish = finish;
+      const cacheKey = this.cache.keyFor(h.headers, principal.id, {
+        surface,
+        model: call.model,
+        stream: call.stream,
+        body: call.body,
+        temperature: temperatureOf(call),
+      });
+      if (cacheKey) {
+        const hit = await this.cache.get(cacheKey.key);
+        if (hit) {
+          replay(h.res, hit, h.baseHeaders, { 'x-omniroute-cache': 'HIT' });
+          this.observe(surface, provider, hit.status, h.startedAt);
+          active.finish = undefined;
+          await finish?.(hit);
+          return;
+        }
+        h.baseHeaders['x-omniroute-cache'] = 'MISS';
+      } else if (!call.stream) {
+        this.cache.bypass();
+      }
+      const recorder =
+        cacheKey?.writable || finish ? new ResponseRecorder(h.res, RECORD_MAX_BYTES) : undefined;
       await this.route(ctx);
+      const rec = recorder?.result();
+      if (cacheKey?.writable && rec) {
+        this.cache.set(cacheKey.key, rec);
+      }
+      active.finish = undefined;
+      await finish?.(rec);
     } catch (e) {
+      if (active?.finish) {
+        await active.finish(undefined);
+      }
       if (active?.beat) {
         this.heartbeats.remove(active.beat);
+      }
+      if (active?.progress) {
+        clearInterval(active.progress.timer);
       }
       if (active?.committed && e instanceof AppError) {
         this.endCommittedStream(h, surface, annotate(e, active.notes));
@@ -940,6 +1042,9 @@ export class ChatService {
       return;
     }
     ctx.committed = true;
+    // Progress comments: SSE dialects only (an NDJSON stream has no line a client would skip).
+    const progress =
+      ctx.h.headers['x-omniroute-progress'] === 'true' && ctx.call.surface !== 'ollama';
     raw.writeHead(200, {
       ...ctx.h.baseHeaders,
       'content-type': STREAM_CONTENT_TYPE[ctx.call.surface],
@@ -947,7 +1052,18 @@ export class ChatService {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
       ...this.metaHeaders(ctx, target, conn),
+      ...(progress ? { 'x-omniroute-progress': 'enabled' } : {}),
     });
+    if (progress) {
+      const p: NonNullable<Ctx['progress']> = { events: 0, startedAt: performance.now() };
+      p.timer = setInterval(() => {
+        if (!raw.writableEnded) {
+          raw.write(progressComment(p, false));
+        }
+      }, this.progressMs);
+      p.timer.unref();
+      ctx.progress = p;
+    }
     // SSE comment heartbeats; an NDJSON stream (Ollama) has no comment syntax, so none there.
     if (ctx.call.surface !== 'ollama') {
       ctx.beat = this.heartbeats.add(raw);
@@ -1037,6 +1153,9 @@ export class ChatService {
         }
         const out = pipe.push(chunk);
         if (out && out.length) {
+          if (ctx.progress) {
+            ctx.progress.events += countEvents(out);
+          }
           pending.push(out);
           if (!flushScheduled) {
             flushScheduled = true;
@@ -1117,6 +1236,13 @@ export class ChatService {
     }
     if (tail && !clientGone) {
       pending.push(tail);
+    }
+    if (ctx.progress) {
+      clearInterval(ctx.progress.timer);
+      if (!clientGone) {
+        pending.push(Buffer.from(progressComment(ctx.progress, true)));
+      }
+      ctx.progress = undefined;
     }
     if (!raw.writableEnded) {
       raw.end(pending.length ? Buffer.concat(pending) : undefined);

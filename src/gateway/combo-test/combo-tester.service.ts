@@ -44,6 +44,7 @@ const ADMIN: Principal = {
   noLog: false,
   allowedModels: [],
   allowedConnections: [],
+  maxSessions: null,
 };
 
 const PROBE_TIMEOUT_MS = 30_000;

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { SettingsModule } from '@/settings/settings.module';
+import { CacheController } from './cache.controller';
+import { CacheService } from './cache.service';
+import { IdempotencyService } from './idempotency.service';
+
+/** The response cache and idempotent requests, shared through the key-value store. */
+@Module({
+  imports: [SettingsModule],
+  controllers: [CacheController],
+  providers: [CacheService, IdempotencyService],
+  exports: [CacheService, IdempotencyService],
+})
+export class CacheModule {}
