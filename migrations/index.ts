@@ -2,6 +2,7 @@ import { CreateCoreTables1764201600000 } from './1764201600000-CreateCoreTables'
 import { CreateUsageRecords1764201600001 } from './1764201600001-CreateUsageRecords';
 import { CreateCombos1764201600002 } from './1764201600002-CreateCombos';
 import { AddRoutingColumns1764201600003 } from './1764201600003-AddRoutingColumns';
+import { AddKeyMaxSessions1764201600004 } from './1764201600004-AddKeyMaxSessions';
 
 /** Every migration, in order. New migrations are appended here. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   CreateUsageRecords1764201600001,
   CreateCombos1764201600002,
   AddRoutingColumns1764201600003,
+  AddKeyMaxSessions1764201600004,
 ];

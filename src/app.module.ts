@@ -18,6 +18,7 @@ import { KeysModule } from './keys/keys.module';
 import { PricingModule } from './pricing/pricing.module';
 import { ResilienceModule } from './resilience/resilience.module';
 import { ProvidersModule } from './providers/providers.module';
+import { SessionsModule } from './sessions/sessions.module';
 import { SettingsModule } from './settings/settings.module';
 import { UpstreamModule } from './upstream/upstream.module';
 import { UsageModule } from './usage/usage.module';
@@ -44,6 +45,7 @@ export class AppModule {
         UsageModule,
         PricingModule,
         ResilienceModule,
+        SessionsModule,
         GatewayModule,
         HealthModule,
       ],

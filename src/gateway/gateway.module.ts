@@ -6,6 +6,7 @@ import { KeysModule } from '@/keys/keys.module';
 import { PricingModule } from '@/pricing/pricing.module';
 import { ProvidersModule } from '@/providers/providers.module';
 import { ResilienceModule } from '@/resilience/resilience.module';
+import { SessionsModule } from '@/sessions/sessions.module';
 import { UsageModule } from '@/usage/usage.module';
 import { ChatService } from './chat/chat.service';
 import { ComboTestController } from './combo-test/combo-test.controller';
@@ -25,6 +26,7 @@ import { RouterService } from './routing/router.service';
     UsageModule,
     PricingModule,
     ResilienceModule,
+    SessionsModule,
   ],
   controllers: [ComboTestController],
   providers: [

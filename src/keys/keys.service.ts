@@ -34,6 +34,8 @@ export interface KeyPrincipal {
   noLog: boolean;
   allowedModels: readonly string[];
   allowedConnections: readonly string[];
+  /** Most concurrently active sessions (sessions module); null = unlimited. */
+  maxSessions: number | null;
 }
 
 export type KeyCheck =
@@ -133,6 +135,7 @@ export class KeysService implements OnModuleInit, OnModuleDestroy, OnApplication
       keyLast4: raw.slice(-4),
       scopes: dto.scopes?.length ? dto.scopes : ['inference'],
       noLog: dto.noLog ?? false,
+      maxSessions: dto.maxSessions ?? null,
       expiresAt: dto.expiresAt ? new Date(dto.expiresAt) : null,
     });
     return this.repo.save(row);
@@ -141,7 +144,14 @@ export class KeysService implements OnModuleInit, OnModuleDestroy, OnApplication
   async create(dto: CreateApiKeyDto): Promise<CreatedApiKeyResponse> {
     const raw = generateKey();
     const row = await this.insert(raw, dto);
-    return { key: raw, id: row.id, name: row.name, scopes: row.scopes, noLog: row.noLog };
+    return {
+      key: raw,
+      id: row.id,
+      name: row.name,
+      scopes: row.scopes,
+      noLog: row.noLog,
+      maxSessions: row.maxSessions,
+    };
   }
 
   async list(limit: number, offset: number): Promise<ApiKeyListResponse> {
@@ -167,6 +177,7 @@ export class KeysService implements OnModuleInit, OnModuleDestroy, OnApplication
       'isActive',
       'allowedModels',
       'allowedConnections',
+      'maxSessions',
     ] as const) {
       if (dto[k] !== undefined) {
         (row as unknown as Record<string, unknown>)[k] = dto[k];
@@ -275,6 +286,7 @@ export class KeysService implements OnModuleInit, OnModuleDestroy, OnApplication
           noLog: row.noLog,
           allowedModels: row.allowedModels,
           allowedConnections: row.allowedConnections,
+          maxSessions: row.maxSessions,
         },
       };
     }
@@ -310,6 +322,7 @@ export class KeysService implements OnModuleInit, OnModuleDestroy, OnApplication
       isActive: r.isActive,
       allowedModels: r.allowedModels,
       allowedConnections: r.allowedConnections,
+      maxSessions: r.maxSessions,
       expiresAt: r.expiresAt?.toISOString() ?? null,
       lastUsedAt: r.lastUsedAt?.toISOString() ?? null,
       createdAt: r.createdAt.toISOString(),

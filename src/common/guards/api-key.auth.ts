@@ -15,6 +15,7 @@ export type Principal =
       noLog: false;
       allowedModels: readonly string[];
       allowedConnections: readonly string[];
+      maxSessions: null;
     };
 
 const ANONYMOUS: Principal = {
@@ -24,6 +25,7 @@ const ANONYMOUS: Principal = {
   noLog: false,
   allowedModels: [],
   allowedConnections: [],
+  maxSessions: null,
 };
 
 const REASONS: Record<string, string> = {

@@ -54,6 +54,7 @@ import { Cooldowns } from '@/resilience/cooldowns.service';
 import { LatencyStats } from '@/resilience/latency-stats.service';
 import { RateLimiter } from '@/resilience/rate-limiter.service';
 import { ResilienceService } from '@/resilience/resilience.service';
+import { SessionsService } from '@/sessions/sessions.service';
 import type { ResilienceSettings } from '@/resilience/resilience.settings';
 import { retryAfterMs } from '@/resilience/retry-hints';
 import { UpstreamHttp, transportError } from '@/upstream/upstream-http.service';
@@ -134,10 +135,19 @@ interface Ctx {
   /** Stream headers (and heartbeats) already sent: later attempts write into the same stream. */
   committed: boolean;
   beat?: Beat;
+  /** An explicit session (header or body id): its account affinity is kept. */
+  session?: string;
+  /** The account that last served this session, tried first when usable. */
+  sticky?: string;
   /** Releases or answers this request's idempotency key (set while it runs). */
   finish?: (rec: RecordedResponse | undefined) => Promise<void>;
   /** `X-OmniRoute-Progress: true` on a stream: progress comments every PROGRESS_INTERVAL_MS. */
   progress?: { timer?: NodeJS.Timeout; events: number; startedAt: number };
+  /**
+   * The stream went out with a 200 status line but did not complete (upstream failure after the
+   * first event, deadline, client gone): not an answer to keep for idempotent replays.
+   */
+  incomplete?: boolean;
 }
 
 /** Recorded answers (idempotency replays, cache entries) larger than this are not kept. */
@@ -344,6 +354,7 @@ export class ChatService {
     private readonly latency: LatencyStats,
     private readonly cache: CacheService,
     private readonly idempotency: IdempotencyService,
+    private readonly sessions: SessionsService,
     env: Env,
   ) {
     this.heartbeats = new Heartbeats(env.SSE_HEARTBEAT_MS);
@@ -392,6 +403,23 @@ export class ChatService {
         committed: false,
       };
       active = ctx;
+      // Sessions (reference §7.5): the id goes on every answer; a key's maxSessions is enforced
+      // (awaited, atomic across replicas), otherwise the activity is recorded in the background.
+      const session = this.sessions.resolve(h.headers, call.body, call.model);
+      h.baseHeaders['x-omniroute-session-id'] = session.id;
+      const maxSessions = principal.maxSessions ?? null;
+      if (maxSessions) {
+        const t = await this.sessions.touch(session.id, principal.id, maxSessions, session.source);
+        if (!t.ok) {
+          throw t.error;
+        }
+      } else {
+        this.sessions.touchLater(session.id, principal.id, session.source);
+      }
+      if (session.source === 'header') {
+        ctx.session = session.id;
+        ctx.sticky = this.sessions.affinity(session.id);
+      }
       // Idempotency, then the response cache (API.md §1 pipeline order), around the routing.
       const idemKey = this.idempotency.keyOf(h.headers);
       let finish: ((rec: RecordedResponse | undefined) => Promise<void>) | undefined;
@@ -436,7 +464,7 @@ export class ChatService {
       const recorder =
         cacheKey?.writable || finish ? new ResponseRecorder(h.res, RECORD_MAX_BYTES) : undefined;
       await this.route(ctx);
-      const rec = recorder?.result();
+      const rec = active.incomplete ? undefined : recorder?.result();
       if (cacheKey?.writable && rec) {
         this.cache.set(cacheKey.key, rec);
       }
@@ -611,6 +639,7 @@ export class ChatService {
         strategy: this.resilience.accountStrategy(providerId, resolved.target.alias),
         stickyLimit: settings.accountRotation.stickyRoundRobinLimit,
         forced: ctx.forced ?? target.stepConnection ?? undefined,
+        preferred: ctx.sticky,
       });
       if (!pick.ok) {
         for (const s of pick.skipped) {
@@ -813,6 +842,9 @@ export class ChatService {
     usage: CanonicalUsage,
     latencyMs: number,
   ): void {
+    if (ctx.session) {
+      this.sessions.bind(ctx.session, conn.id);
+    }
     this.cooldowns.succeed(conn.id, target.resolved.upstreamModel);
     this.breakers.success(conn.provider);
     this.latency.record(target.resolved.qualified, latencyMs);
@@ -1209,6 +1241,7 @@ export class ChatService {
     );
     let status = 200;
     let errorCode: string | null = null;
+    ctx.incomplete = clientGone || !outcome.completed;
     if (clientGone) {
       status = 499;
       errorCode = 'CLIENT_CLOSED';

@@ -38,6 +38,8 @@ export interface PickRequest {
   stickyLimit: number;
   /** `x-omniroute-connection`: this account only, cooldowns ignored. */
   forced?: string;
+  /** Session affinity: this account first when it is usable (then the strategy's order). */
+  preferred?: string;
 }
 
 /**
@@ -97,7 +99,11 @@ export class AccountSelector {
       usable.push(c);
     }
     if (usable.length > 1 && tried.size === 0) {
-      usable = await this.order(req, usable);
+      const sticky = req.preferred ? usable.findIndex((c) => c.id === req.preferred) : -1;
+      usable =
+        sticky >= 0
+          ? [usable[sticky], ...usable.slice(0, sticky), ...usable.slice(sticky + 1)]
+          : await this.order(req, usable);
     }
     for (const c of usable) {
       const limits = this.limiter.limitsOf(c);

@@ -13,6 +13,12 @@ export class ApiKeyResponse {
   @ApiProperty() isActive!: boolean;
   @ApiProperty({ type: [String] }) allowedModels!: string[];
   @ApiProperty({ type: [String] }) allowedConnections!: string[];
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'Most concurrently active sessions; null = unlimited',
+  })
+  maxSessions!: number | null;
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) expiresAt!:
     string | null;
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true }) lastUsedAt!:
@@ -33,4 +39,6 @@ export class CreatedApiKeyResponse {
   @ApiProperty() name!: string;
   @ApiProperty({ type: [String] }) scopes!: string[];
   @ApiProperty() noLog!: boolean;
+  @ApiProperty({ type: Number, nullable: true, description: 'null = unlimited' })
+  maxSessions!: number | null;
 }

@@ -6,14 +6,32 @@ import {
   IsBoolean,
   IsDateString,
   IsIn,
+  IsInt,
   IsOptional,
   IsString,
   IsUUID,
   Length,
+  Max,
   MaxLength,
+  Min,
+  ValidateIf,
 } from 'class-validator';
 
 export const SCOPES = ['inference', 'admin'] as const;
+
+/** The highest `maxSessions` a key may be given. */
+export const MAX_SESSIONS_LIMIT = 100_000;
+
+const MAX_SESSIONS_DOC = {
+  type: Number,
+  nullable: true,
+  minimum: 1,
+  maximum: MAX_SESSIONS_LIMIT,
+  example: 5,
+  description:
+    'Most concurrently active sessions (a session is active until 30 min without requests); ' +
+    'a request opening one more gets 429 SESSION_LIMIT_EXCEEDED. null or absent = unlimited.',
+} as const;
 
 export class CreateApiKeyDto {
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'ci-pipeline' })
@@ -41,6 +59,14 @@ export class CreateApiKeyDto {
   @IsOptional()
   @IsDateString()
   expiresAt?: string;
+
+  @ApiPropertyOptional(MAX_SESSIONS_DOC)
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_SESSIONS_LIMIT)
+  maxSessions?: number | null;
 }
 
 export class UpdateApiKeyDto {
@@ -86,4 +112,12 @@ export class UpdateApiKeyDto {
   @IsOptional()
   @IsDateString()
   expiresAt?: string | null;
+
+  @ApiPropertyOptional(MAX_SESSIONS_DOC)
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_SESSIONS_LIMIT)
+  maxSessions?: number | null;
 }

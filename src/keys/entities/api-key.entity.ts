@@ -41,6 +41,10 @@ export class ApiKey {
   @Column({ name: 'allowed_connections', type: 'jsonb', default: () => "'[]'" })
   allowedConnections!: string[];
 
+  /** Most concurrently active sessions (30 min idle TTL) this key may hold; null = unlimited. */
+  @Column({ name: 'max_sessions', type: 'integer', nullable: true })
+  maxSessions!: number | null;
+
   @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
   expiresAt!: Date | null;
 
