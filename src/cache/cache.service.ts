@@ -5,6 +5,7 @@ import { AppError } from '@/common/errors/app-error';
 import type { RecordedResponse } from '@/common/http/response-recorder';
 import { KV_STORE, type KvStore, type Unsubscribe } from '@/common/kv/kv-store';
 import { MetricsService } from '@/common/metrics/metrics.service';
+import { invalidSettings } from '@/resilience/resilience.settings';
 import { SettingsService } from '@/settings/settings.service';
 import { KvGuard } from './kv-guard';
 import { stableStringify } from './stable-json';
@@ -198,7 +199,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
       next[k] = v;
     }
     if (errors.length) {
-      throw AppError.invalid('Invalid cache settings', { fields: errors });
+      throw invalidSettings('cache', errors);
     }
     this.cfg = next as unknown as CacheConfig;
     await this.settings.set(CONFIG_KEY, this.cfg);

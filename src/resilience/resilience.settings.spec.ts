@@ -24,7 +24,8 @@ function refusal(current: ResilienceSettings, patch: unknown): AppError {
 }
 
 function fieldsOf(err: AppError): string[] {
-  return (err.details?.fields ?? []) as string[];
+  expect(err.code).toBe('VALIDATION_FAILED');
+  return ((err.details?.fields ?? []) as { message: string }[]).map((f) => f.message);
 }
 
 describe(defaultResilience.name, () => {
@@ -117,7 +118,7 @@ describe(applyResiliencePatch.name, () => {
   it('refuses an unknown field with a 400 naming it', () => {
     const err = refusal(defaults(), { retries: { maxRetries: 2, jitter: true } });
     expect(err.status).toBe(400);
-    expect(err.code).toBe('INVALID_REQUEST');
+    expect(err.code).toBe('VALIDATION_FAILED');
     expect(fieldsOf(err)).toEqual(['retries.jitter is not a known setting']);
   });
 

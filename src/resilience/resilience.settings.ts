@@ -134,6 +134,18 @@ function isRule(x: Rule | Schema): x is Rule {
   return typeof (x as Rule).kind === 'string';
 }
 
+/**
+ * The management validation error (400 `VALIDATION_FAILED`, `details.fields` = `[{field, message}]`)
+ * from messages that start with the field's path.
+ */
+export function invalidSettings(what: string, messages: string[]): AppError {
+  return AppError.invalid(
+    `Invalid ${what} settings: ${messages.join('; ')}`,
+    { fields: messages.map((message) => ({ field: message.split(' ', 1)[0], message })) },
+    'VALIDATION_FAILED',
+  );
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -220,9 +232,10 @@ export function applyResiliencePatch(
     delete patch.profiles;
     const unknown = Object.keys(legacy).filter((k) => k !== 'oauth' && k !== 'apikey');
     if (unknown.length) {
-      throw AppError.invalid('Invalid resilience settings', {
-        fields: unknown.map((k) => `profiles.${k} is not a known profile (oauth, apikey)`),
-      });
+      throw invalidSettings(
+        'resilience',
+        unknown.map((k) => `profiles.${k} is not a known profile (oauth, apikey)`),
+      );
     }
     for (const profile of ['oauth', 'apikey'] as const) {
       const p = legacy[profile];
@@ -247,13 +260,11 @@ export function applyResiliencePatch(
   const errors: string[] = [];
   walk(SCHEMA, patch, '', errors);
   if (errors.length) {
-    throw AppError.invalid('Invalid resilience settings', { fields: errors });
+    throw invalidSettings('resilience', errors);
   }
   const next = merge(current, patch) as ResilienceSettings;
   if (next.timeouts.firstTokenMs > next.timeouts.totalMs) {
-    throw AppError.invalid('Invalid resilience settings', {
-      fields: ['timeouts.firstTokenMs must not exceed timeouts.totalMs'],
-    });
+    throw invalidSettings('resilience', ['timeouts.firstTokenMs must not exceed timeouts.totalMs']);
   }
   return next;
 }

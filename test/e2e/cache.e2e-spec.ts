@@ -410,9 +410,11 @@ describe('response cache, idempotency and progress comments', () => {
         maxBytes: 1024,
       });
       expect(r.status).toBe(400);
-      const err = (r.json as { error: { code: string; details: { fields: string[] } } }).error;
-      expect(err.code).toBe('INVALID_REQUEST');
-      const fields = err.details.fields.join('\n');
+      const err = (
+        r.json as { error: { code: string; details: { fields: { message: string }[] } } }
+      ).error;
+      expect(err.code).toBe('VALIDATION_FAILED');
+      const fields = err.details.fields.map((f) => f.message).join('\n');
       for (const f of ['enabled', 'ttlMs', 'maxEntries', 'idempotencyWindowMs', 'bogus']) {
         expect(fields).toContain(f);
       }
