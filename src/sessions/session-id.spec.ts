@@ -5,7 +5,7 @@ import { SessionsService } from './sessions.service';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 const fp = (model: string, sys: string, user0: string, tools: string): string =>
-  `fp:${sha(`model:${model}|sys:${sha(sys).slice(0, 8)}|user0:${sha(user0).slice(0, 8)}|tools:${sha(tools).slice(0, 8)}`).slice(0, 16)}`;
+  `fp:${sha(JSON.stringify([model, sys, user0, tools])).slice(0, 16)}`;
 
 describe('SessionsService.resolve', () => {
   // resolve() is synchronous and touches no store: a service without one answers it.
