@@ -67,7 +67,7 @@ export class ResponseRecorder {
         OutgoingHttpHeaders | undefined;
       this.headers = flatHeaders(h);
       return writeHead(status, ...rest);
-    }) as ServerResponse['writeHead'];
+    });
     res.write = ((chunk: unknown, ...rest: unknown[]) => {
       this.take(chunk);
       return write(chunk, ...rest);
