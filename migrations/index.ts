@@ -3,6 +3,7 @@ import { CreateUsageRecords1764201600001 } from './1764201600001-CreateUsageReco
 import { CreateCombos1764201600002 } from './1764201600002-CreateCombos';
 import { AddRoutingColumns1764201600003 } from './1764201600003-AddRoutingColumns';
 import { AddKeyMaxSessions1764201600004 } from './1764201600004-AddKeyMaxSessions';
+import { AddCostAndCallLogs1764201600005 } from './1764201600005-AddCostAndCallLogs';
 
 /** Every migration, in order. New migrations are appended here. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   CreateCombos1764201600002,
   AddRoutingColumns1764201600003,
   AddKeyMaxSessions1764201600004,
+  AddCostAndCallLogs1764201600005,
 ];

@@ -46,6 +46,7 @@ import {
   WatchPassPipe,
   type StreamPipe,
 } from '@/gateway/streaming/stream-pipes';
+import { PricingService } from '@/pricing/pricing.service';
 import { upstreamMessage } from '@/providers/providers.service';
 import type { RoutableConnection } from '@/providers/routing-table';
 import { CircuitBreakers } from '@/resilience/breakers.service';
@@ -135,6 +136,16 @@ interface Ctx {
   /** Stream headers (and heartbeats) already sent: later attempts write into the same stream. */
   committed: boolean;
   beat?: Beat;
+  /** What served the request (or the stream that failed after its first event). */
+  outcome?: {
+    target: PlannedTarget;
+    conn: RoutableConnection;
+    usage: CanonicalUsage;
+    cost: number;
+    ttftMs: number;
+    status?: number;
+    errorCode?: string | null;
+  };
   /** An explicit session (header or body id): its account affinity is kept. */
   session?: string;
   /** The account that last served this session, tried first when usable. */
@@ -154,6 +165,47 @@ interface Ctx {
 const RECORD_MAX_BYTES = 8 * 1024 * 1024;
 /** A duplicate waits at most this long for the first request's answer. */
 const IDEMPOTENT_WAIT_MAX_MS = 60_000;
+
+/** The last user message's text, shortened, for the call log (any dialect). */
+function requestSummary(call: ClientCall): string | null {
+  if (call.canonical) {
+    for (let i = call.canonical.messages.length - 1; i >= 0; i--) {
+      const m = call.canonical.messages[i];
+      if (m.role === 'user') {
+        const text = m.parts
+          .map((p) => (p.type === 'text' ? p.text : ''))
+          .join(' ')
+          .trim();
+        return text ? text.slice(0, 200) : null;
+      }
+    }
+    return null;
+  }
+  const messages = call.body.messages;
+  if (!Array.isArray(messages)) {
+    return null;
+  }
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i] as { role?: unknown; content?: unknown } | null;
+    if (m && m.role === 'user') {
+      const c = m.content;
+      const text =
+        typeof c === 'string'
+          ? c
+          : Array.isArray(c)
+            ? c
+                .map((p) =>
+                  p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string'
+                    ? (p as { text: string }).text
+                    : '',
+                )
+                .join(' ')
+            : '';
+      return text.trim() ? text.trim().slice(0, 200) : null;
+    }
+  }
+  return null;
+}
 
 /** The sampling temperature the client asked for, in any dialect (undefined when absent). */
 function temperatureOf(call: ClientCall): number | undefined {
@@ -355,6 +407,7 @@ export class ChatService {
     private readonly cache: CacheService,
     private readonly idempotency: IdempotencyService,
     private readonly sessions: SessionsService,
+    private readonly pricing: PricingService,
     env: Env,
   ) {
     this.heartbeats = new Heartbeats(env.SSE_HEARTBEAT_MS);
@@ -434,6 +487,7 @@ export class ChatService {
         if (o.kind === 'replay') {
           replay(h.res, o.rec, h.baseHeaders, { 'x-omniroute-idempotent': 'true' });
           this.observe(surface, provider, o.rec.status, h.startedAt);
+          this.logCall(h, surface, ctx, o.rec.status, { replay: true });
           return;
         }
         if (o.kind === 'run') {
@@ -453,6 +507,7 @@ export class ChatService {
         if (hit) {
           replay(h.res, hit, h.baseHeaders, { 'x-omniroute-cache': 'HIT' });
           this.observe(surface, provider, hit.status, h.startedAt);
+          this.logCall(h, surface, ctx, hit.status, { cacheSource: 'cache' });
           active.finish = undefined;
           await finish?.(hit);
           return;
@@ -470,6 +525,7 @@ export class ChatService {
       }
       active.finish = undefined;
       await finish?.(rec);
+      this.logCall(h, surface, ctx, ctx.outcome?.status ?? 200);
     } catch (e) {
       if (active?.finish) {
         await active.finish(undefined);
@@ -484,6 +540,14 @@ export class ChatService {
         this.endCommittedStream(h, surface, annotate(e, active.notes));
       }
       this.observe(surface, provider, e instanceof AppError ? e.status : 500, h.startedAt);
+      const err = e instanceof AppError ? e : undefined;
+      this.logCall(h, surface, active, err?.status ?? 500, {
+        error: err,
+        model:
+          typeof (h.body as { model?: unknown } | undefined)?.model === 'string'
+            ? (h.body as { model: string }).model
+            : h.params.model,
+      });
       throw e;
     } finally {
       if (deadline) {
@@ -835,6 +899,71 @@ export class ChatService {
   }
 
   /** A served answer: clears the account's and provider's failure state and feeds the stats. */
+  /** USD of an attempt's usage from the pricing table (0 for an unpriced model). */
+  private costOf(target: Target, conn: RoutableConnection, u: CanonicalUsage): number {
+    const price = this.pricing.priceOf(
+      conn.provider,
+      target.resolved.upstreamModel,
+      target.resolved.target.alias,
+    );
+    return price
+      ? this.pricing.cost(price, {
+          input: u.inputTokens,
+          output: u.outputTokens,
+          cacheRead: u.cacheReadTokens,
+          cacheCreation: u.cacheCreationTokens,
+          reasoning: u.reasoningTokens,
+        })
+      : 0;
+  }
+
+  /** The request's `call_logs` row (off the request path, like the usage rows). */
+  private logCall(
+    h: HotRequest,
+    surface: ChatSurface,
+    ctx: Ctx | undefined,
+    status: number,
+    extra: { error?: AppError; cacheSource?: 'cache'; replay?: boolean; model?: string } = {},
+  ): void {
+    const o = ctx?.outcome;
+    const u = o?.usage ?? EMPTY_USAGE;
+    const err = extra.error;
+    const principal = h.principal;
+    this.usage.recordCall({
+      requestId: h.id,
+      method: h.method,
+      path: h.path,
+      surface,
+      status,
+      success: status >= 200 && status < 300 && (!o?.status || o.status === 200),
+      stream: ctx?.call.stream ?? false,
+      requestedModel: ctx?.call.model ?? extra.model ?? null,
+      provider: o?.conn.provider ?? null,
+      model: o?.target.resolved.upstreamModel ?? null,
+      connectionId: o?.conn.id ?? null,
+      account: o?.conn.name ?? null,
+      apiKeyId: principal?.id ?? null,
+      apiKeyName: principal?.name ?? null,
+      comboName: ctx?.plan.combo?.name ?? null,
+      comboStepId: o?.target.stepId ?? null,
+      attempts: ctx?.attempts ?? 0,
+      cacheSource: extra.cacheSource ?? (o ? 'upstream' : null),
+      idempotentReplay: extra.replay ?? false,
+      sessionId: (h.baseHeaders['x-omniroute-session-id']) ?? null,
+      tokensInput: u.inputTokens,
+      tokensOutput: u.outputTokens,
+      tokensCacheRead: u.cacheReadTokens,
+      tokensCacheCreation: u.cacheCreationTokens,
+      tokensReasoning: u.reasoningTokens,
+      costUsd: o?.cost ?? 0,
+      durationMs: performance.now() - h.startedAt,
+      ttftMs: o?.ttftMs ?? null,
+      errorCode: err?.code ?? o?.errorCode ?? null,
+      errorSummary: err ? err.message.slice(0, 500) : null,
+      requestSummary: ctx && !principal?.noLog ? requestSummary(ctx.call) : null,
+    });
+  }
+
   private served(
     ctx: Ctx,
     target: Target,
@@ -1011,6 +1140,7 @@ export class ChatService {
       return fail(err.status, err, { status: 0, transport: 'invalid-response' }, ttfb);
     }
     const latency = performance.now() - t0;
+    const cost = this.costOf(target, conn, usage);
     this.usage.record({
       ...base,
       ...ledgerUsage(usage),
@@ -1019,7 +1149,9 @@ export class ChatService {
       latencyMs: latency,
       ttftMs: latency,
       errorCode: null,
+      costUsd: cost,
     });
+    ctx.outcome = { target, conn, usage, cost, ttftMs: latency };
     this.served(ctx, target, conn, usage, latency);
     sendJson(ctx.h, res.statusCode, payload, {
       'content-type': passThrough && contentType ? contentType : 'application/json',
@@ -1029,6 +1161,7 @@ export class ChatService {
         usage.inputTokens + usage.cacheReadTokens + usage.cacheCreationTokens,
       ),
       'x-omniroute-tokens-out': String(usage.outputTokens),
+      'x-omniroute-response-cost': cost.toFixed(10),
     });
     this.observe(call.surface, conn.provider, res.statusCode, ctx.h.startedAt);
     return { done: true };
@@ -1283,6 +1416,8 @@ export class ChatService {
     pending = [];
     const latency = performance.now() - t0;
     const ttft: number = firstChunkAt - t0;
+    const cost = this.costOf(target, conn, outcome.usage);
+    ctx.outcome = { target, conn, usage: outcome.usage, cost, ttftMs: ttft, status, errorCode };
     if (status === 200) {
       this.served(ctx, target, conn, outcome.usage, ttft);
     } else {
@@ -1296,6 +1431,7 @@ export class ChatService {
       latencyMs: latency,
       ttftMs: ttft,
       errorCode,
+      costUsd: cost,
     });
     this.observe(ctx.call.surface, conn.provider, status, h.startedAt);
     return { done: true };
