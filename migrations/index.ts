@@ -4,6 +4,8 @@ import { CreateCombos1764201600002 } from './1764201600002-CreateCombos';
 import { AddRoutingColumns1764201600003 } from './1764201600003-AddRoutingColumns';
 import { AddKeyMaxSessions1764201600004 } from './1764201600004-AddKeyMaxSessions';
 import { AddCostAndCallLogs1764201600005 } from './1764201600005-AddCostAndCallLogs';
+import { AddKeyPolicies1764201600006 } from './1764201600006-AddKeyPolicies';
+import { UsageQueryIndexes1764201600007 } from './1764201600007-UsageQueryIndexes';
 
 /** Every migration, in order. New migrations are appended here. */
 export const MIGRATIONS = [
@@ -13,4 +15,6 @@ export const MIGRATIONS = [
   AddRoutingColumns1764201600003,
   AddKeyMaxSessions1764201600004,
   AddCostAndCallLogs1764201600005,
+  AddKeyPolicies1764201600006,
+  UsageQueryIndexes1764201600007,
 ];

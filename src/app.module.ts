@@ -15,11 +15,13 @@ import { DatabaseModule } from './database/database.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { HealthModule } from './health/health.module';
 import { KeysModule } from './keys/keys.module';
+import { PolicyModule } from './policies/policy.module';
 import { PricingModule } from './pricing/pricing.module';
 import { ResilienceModule } from './resilience/resilience.module';
 import { ProvidersModule } from './providers/providers.module';
 import { SessionsModule } from './sessions/sessions.module';
 import { SettingsModule } from './settings/settings.module';
+import { TelemetryModule } from './telemetry/telemetry.module';
 import { UpstreamModule } from './upstream/upstream.module';
 import { UsageModule } from './usage/usage.module';
 
@@ -36,10 +38,12 @@ export class AppModule {
         KvModule,
         CryptoModule,
         MetricsModule,
+        TelemetryModule,
         UpstreamModule,
         SettingsModule,
         AuthModule,
         KeysModule,
+        PolicyModule,
         ProvidersModule,
         CombosModule,
         UsageModule,

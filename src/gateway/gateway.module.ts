@@ -3,6 +3,7 @@ import { CacheModule } from '@/cache/cache.module';
 import { CombosModule } from '@/combos/combos.module';
 import { ApiKeyAuth } from '@/common/guards/api-key.auth';
 import { KeysModule } from '@/keys/keys.module';
+import { PolicyModule } from '@/policies/policy.module';
 import { PricingModule } from '@/pricing/pricing.module';
 import { ProvidersModule } from '@/providers/providers.module';
 import { ResilienceModule } from '@/resilience/resilience.module';
@@ -25,6 +26,7 @@ import { RouterService } from './routing/router.service';
     CombosModule,
     UsageModule,
     PricingModule,
+    PolicyModule,
     ResilienceModule,
     SessionsModule,
   ],

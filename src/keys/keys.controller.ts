@@ -56,7 +56,8 @@ export class KeysController {
   @Patch(':id')
   @ApiOperation({
     operationId: 'Keys_update',
-    summary: 'Update name, scopes, activation, model/connection allow lists',
+    summary:
+      'Update name, scopes, activation, model/connection allow lists, session limit, access schedule, RPM/RPD/TPM limits, budget (null clears)',
   })
   @ApiOkResponse({ schema: { type: 'object', properties: { message: { type: 'string' } } } })
   update(@Param('id') id: string, @Body() dto: UpdateApiKeyDto): Promise<Record<string, unknown>> {

@@ -14,6 +14,8 @@ import type { Repository } from 'typeorm';
 import { AppError } from '@/common/errors/app-error';
 import { KV_STORE, type KvStore, type Unsubscribe } from '@/common/kv/kv-store';
 import { Env } from '@/config/env.schema';
+import { normalizeBudget, normalizeSchedule } from '@/policies/normalize';
+import type { KeyPolicyFields } from '@/policies/policy.types';
 import { SettingsService } from '@/settings/settings.service';
 import type {
   ApiKeyListResponse,
@@ -26,8 +28,11 @@ import { ApiKey, type KeyScope } from './entities/api-key.entity';
 /** A well-formed uuid: anything else is a 404 without a query (Postgres would reject the cast). */
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** What the hot path needs to know about an authenticated key (cached in memory). */
-export interface KeyPrincipal {
+/**
+ * What the hot path needs to know about an authenticated key (cached in memory), the per-key
+ * policies included (access schedule, RPM/RPD/TPM, budget: see the policies module).
+ */
+export interface KeyPrincipal extends KeyPolicyFields {
   id: string;
   name: string;
   scopes: readonly KeyScope[];
@@ -51,6 +56,34 @@ export function hashKey(raw: string): string {
 
 export function generateKey(): string {
   return `sk-${randomBytes(24).toString('base64url')}`;
+}
+
+/** The policy fields a create/update body sets (normalized; null clears), validated. */
+function policyFieldsOf(dto: CreateApiKeyDto | UpdateApiKeyDto): Partial<KeyPolicyFields> {
+  const out: Partial<KeyPolicyFields> = {};
+  if (dto.accessSchedule !== undefined) {
+    out.accessSchedule = dto.accessSchedule && normalizeSchedule(dto.accessSchedule);
+  }
+  if (dto.budget !== undefined) {
+    out.budget = dto.budget && normalizeBudget(dto.budget);
+  }
+  for (const k of ['maxRequestsPerMinute', 'maxRequestsPerDay', 'maxTokensPerMinute'] as const) {
+    if (dto[k] !== undefined) {
+      out[k] = dto[k];
+    }
+  }
+  return out;
+}
+
+/** A row's policy fields as responses and the principal carry them. */
+function policyView(r: ApiKey): KeyPolicyFields {
+  return {
+    accessSchedule: r.accessSchedule ?? null,
+    maxRequestsPerMinute: r.maxRequestsPerMinute ?? null,
+    maxRequestsPerDay: r.maxRequestsPerDay ?? null,
+    maxTokensPerMinute: r.maxTokensPerMinute ?? null,
+    budget: r.budget ?? null,
+  };
 }
 
 export function maskKey(prefix: string, last4: string): string {
@@ -137,11 +170,13 @@ export class KeysService implements OnModuleInit, OnModuleDestroy, OnApplication
       noLog: dto.noLog ?? false,
       maxSessions: dto.maxSessions ?? null,
       expiresAt: dto.expiresAt ? new Date(dto.expiresAt) : null,
+      ...policyFieldsOf(dto),
     });
     return this.repo.save(row);
   }
 
   async create(dto: CreateApiKeyDto): Promise<CreatedApiKeyResponse> {
+    policyFieldsOf(dto); // validates before any write
     const raw = generateKey();
     const row = await this.insert(raw, dto);
     return {
@@ -151,6 +186,7 @@ export class KeysService implements OnModuleInit, OnModuleDestroy, OnApplication
       scopes: row.scopes,
       noLog: row.noLog,
       maxSessions: row.maxSessions,
+      ...policyView(row),
     };
   }
 
@@ -188,6 +224,9 @@ export class KeysService implements OnModuleInit, OnModuleDestroy, OnApplication
       row.expiresAt = dto.expiresAt ? new Date(dto.expiresAt) : null;
       changed.expiresAt = dto.expiresAt;
     }
+    const policy = policyFieldsOf(dto);
+    Object.assign(row, policy);
+    Object.assign(changed, policy);
     if (!Object.keys(changed).length) {
       throw AppError.invalid('No valid fields to update', {}, 'VALIDATION_FAILED');
     }
@@ -287,6 +326,7 @@ export class KeysService implements OnModuleInit, OnModuleDestroy, OnApplication
           allowedModels: row.allowedModels,
           allowedConnections: row.allowedConnections,
           maxSessions: row.maxSessions,
+          ...policyView(row),
         },
       };
     }
@@ -323,6 +363,7 @@ export class KeysService implements OnModuleInit, OnModuleDestroy, OnApplication
       allowedModels: r.allowedModels,
       allowedConnections: r.allowedConnections,
       maxSessions: r.maxSessions,
+      ...policyView(r),
       expiresAt: r.expiresAt?.toISOString() ?? null,
       lastUsedAt: r.lastUsedAt?.toISOString() ?? null,
       createdAt: r.createdAt.toISOString(),

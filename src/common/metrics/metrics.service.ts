@@ -151,6 +151,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly policyRejections = new Counter({
+    name: 'gateway_policy_rejections_total',
+    help: 'Requests refused by a per-key policy (access schedule, RPM, RPD, TPM, budget)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly retries = new Counter({
     name: 'gateway_upstream_retries_total',
     help: 'Same-account retries of transient upstream failures (before the first byte)',
@@ -221,10 +228,10 @@ export class MetricsService {
     model?: string | null,
   ): void {
     const cls = statusClass(status);
-    const key = `${surface}|${provider}|${model ?? ''}|${cls}`;
+    const m = this.modelLabels.value(model);
+    const key = `${surface}|${provider}|${m}|${cls}`;
     let c = this.requestChildren.get(key);
     if (!c) {
-      const m = this.modelLabels.value(model);
       const counter = this.requests.labels(surface, provider, m, cls);
       const hist = this.duration.labels(surface, provider, m, cls);
       c = { count: () => counter.inc(), time: (v: number) => hist.observe(v) };
@@ -243,14 +250,13 @@ export class MetricsService {
    * figures are skipped.
    */
   recordUsage(u: UsageMetric): void {
-    const id = `${u.provider}\u0000${u.model ?? ''}\u0000${u.key ?? ''}`;
+    const model = this.modelLabels.value(u.model);
+    const key = this.keyLabels.value(u.key);
+    // Keyed by the capped values: the cache is bounded like the series are.
+    const id = `${u.provider}\u0000${model}\u0000${key}`;
     let c = this.usageChildren.get(id);
     if (!c) {
-      c = this.usageChildrenFor(
-        u.provider,
-        this.modelLabels.value(u.model),
-        this.keyLabels.value(u.key),
-      );
+      c = this.usageChildrenFor(u.provider, model, key);
       this.usageChildren.set(id, c);
     }
     for (const [field, direction] of TOKEN_FIELDS) {
@@ -265,13 +271,11 @@ export class MetricsService {
   }
 
   private usageChildrenFor(provider: string, model: string, key: string): UsageChildren {
+    // prom-client creates a series on its first inc, not here: unused directions stay absent.
     const tokens = {} as Record<TokenDirection, (n: number) => void>;
     for (const [, direction] of TOKEN_FIELDS) {
-      let child: ReturnType<typeof this.tokens.labels> | undefined;
-      tokens[direction] = (n: number) => {
-        child ??= this.tokens.labels(provider, model, key, direction);
-        child.inc(n);
-      };
+      const child = this.tokens.labels(provider, model, key, direction);
+      tokens[direction] = (n: number) => child.inc(n);
     }
     const cost = this.cost.labels(provider, model, key);
     return { tokens, cost: (usd: number) => cost.inc(usd) };

@@ -46,6 +46,7 @@ import {
   WatchPassPipe,
   type StreamPipe,
 } from '@/gateway/streaming/stream-pipes';
+import { PolicyService, type Reservation } from '@/policies/policy.service';
 import { PricingService } from '@/pricing/pricing.service';
 import { upstreamMessage } from '@/providers/providers.service';
 import type { RoutableConnection } from '@/providers/routing-table';
@@ -56,6 +57,7 @@ import { LatencyStats } from '@/resilience/latency-stats.service';
 import { RateLimiter } from '@/resilience/rate-limiter.service';
 import { ResilienceService } from '@/resilience/resilience.service';
 import { SessionsService } from '@/sessions/sessions.service';
+import { TelemetryService } from '@/telemetry/telemetry.service';
 import type { ResilienceSettings } from '@/resilience/resilience.settings';
 import { retryAfterMs } from '@/resilience/retry-hints';
 import { UpstreamHttp, transportError } from '@/upstream/upstream-http.service';
@@ -136,6 +138,10 @@ interface Ctx {
   /** Stream headers (and heartbeats) already sent: later attempts write into the same stream. */
   committed: boolean;
   beat?: Beat;
+  /** The key's budget/TPM reservation, settled with the real cost when the request ends. */
+  reservation?: Reservation;
+  /** Time in the gateway before the first upstream call. */
+  overheadMs?: number;
   /** What served the request (or the stream that failed after its first event). */
   outcome?: {
     target: PlannedTarget;
@@ -205,6 +211,19 @@ function requestSummary(call: ClientCall): string | null {
     }
   }
   return null;
+}
+
+/** A replayed answer (cache hit, idempotent duplicate) costs nothing and made no attempt. */
+const REPLAYED = { 'x-omniroute-response-cost': (0).toFixed(10), 'x-omniroute-attempts': '0' };
+
+/** The answer-length cap the client set, in any dialect (null when none). */
+function maxOutputOf(call: ClientCall): number | null {
+  if (call.canonical?.maxTokens !== undefined) {
+    return call.canonical.maxTokens;
+  }
+  const b = call.body;
+  const v = b.max_completion_tokens ?? b.max_tokens;
+  return typeof v === 'number' && v > 0 ? v : null;
 }
 
 /** The sampling temperature the client asked for, in any dialect (undefined when absent). */
@@ -408,6 +427,8 @@ export class ChatService {
     private readonly idempotency: IdempotencyService,
     private readonly sessions: SessionsService,
     private readonly pricing: PricingService,
+    private readonly telemetry: TelemetryService,
+    private readonly policies: PolicyService,
     env: Env,
   ) {
     this.heartbeats = new Heartbeats(env.SSE_HEARTBEAT_MS);
@@ -421,6 +442,7 @@ export class ChatService {
     let provider = 'none';
     let deadline: Deadline | undefined;
     let active: Ctx | undefined;
+    this.telemetry.begin();
     try {
       const call = readCall(surface, h);
       const plan = this.router.plan(call.model, principal);
@@ -473,6 +495,17 @@ export class ChatService {
         ctx.session = session.id;
         ctx.sticky = this.sessions.affinity(session.id);
       }
+      // Key policy: schedule, RPM/RPD/TPM and the budget reservation (settled at the end).
+      const single = plan.combo ? undefined : plan.targets[0]?.resolved;
+      ctx.reservation = await this.policies.admit(principal, {
+        model: call.model,
+        estimatedInputTokens: Math.ceil(
+          (h.raw.headers['content-length'] ? Number(h.raw.headers['content-length']) : 4096) / 4,
+        ),
+        maxOutputTokens: maxOutputOf(call),
+        provider: single?.target.id,
+        upstreamModel: single?.upstreamModel,
+      });
       // Idempotency, then the response cache (API.md §1 pipeline order), around the routing.
       const idemKey = this.idempotency.keyOf(h.headers);
       let finish: ((rec: RecordedResponse | undefined) => Promise<void>) | undefined;
@@ -485,8 +518,17 @@ export class ChatService {
           Math.min(totalMs, IDEMPOTENT_WAIT_MAX_MS),
         );
         if (o.kind === 'replay') {
-          replay(h.res, o.rec, h.baseHeaders, { 'x-omniroute-idempotent': 'true' });
-          this.observe(surface, provider, o.rec.status, h.startedAt);
+          replay(h.res, o.rec, h.baseHeaders, { ...REPLAYED, 'x-omniroute-idempotent': 'true' });
+          // no upstream call: the whole time was spent in the gateway
+          this.observe(
+            surface,
+            provider,
+            o.rec.status,
+            h.startedAt,
+            call.model,
+            null,
+            performance.now() - h.startedAt,
+          );
           this.logCall(h, surface, ctx, o.rec.status, { replay: true });
           return;
         }
@@ -505,8 +547,16 @@ export class ChatService {
       if (cacheKey) {
         const hit = await this.cache.get(cacheKey.key);
         if (hit) {
-          replay(h.res, hit, h.baseHeaders, { 'x-omniroute-cache': 'HIT' });
-          this.observe(surface, provider, hit.status, h.startedAt);
+          replay(h.res, hit, h.baseHeaders, { ...REPLAYED, 'x-omniroute-cache': 'HIT' });
+          this.observe(
+            surface,
+            provider,
+            hit.status,
+            h.startedAt,
+            call.model,
+            null,
+            performance.now() - h.startedAt,
+          );
           this.logCall(h, surface, ctx, hit.status, { cacheSource: 'cache' });
           active.finish = undefined;
           await finish?.(hit);
@@ -539,7 +589,15 @@ export class ChatService {
       if (active?.committed && e instanceof AppError) {
         this.endCommittedStream(h, surface, annotate(e, active.notes));
       }
-      this.observe(surface, provider, e instanceof AppError ? e.status : 500, h.startedAt);
+      this.observe(
+        surface,
+        provider,
+        e instanceof AppError ? e.status : 500,
+        h.startedAt,
+        active?.call.model,
+        null,
+        active?.overheadMs ?? null,
+      );
       const err = e instanceof AppError ? e : undefined;
       this.logCall(h, surface, active, err?.status ?? 500, {
         error: err,
@@ -550,6 +608,16 @@ export class ChatService {
       });
       throw e;
     } finally {
+      if (active?.reservation) {
+        const u = active.outcome?.usage;
+        this.policies.settle(active.reservation, {
+          costUsd: active.outcome?.cost ?? 0,
+          tokens: u
+            ? u.inputTokens + u.cacheReadTokens + u.cacheCreationTokens + u.outputTokens
+            : 0,
+        });
+      }
+      this.telemetry.end();
       if (deadline) {
         this.deadlines.remove(deadline);
       }
@@ -820,8 +888,19 @@ export class ChatService {
     };
   }
 
-  private observe(surface: ChatSurface, provider: string, status: number, startedAt: number): void {
-    this.metrics.recordRequest(surface, provider, status, (performance.now() - startedAt) / 1000);
+  /** One answered request: Prometheus series and the telemetry sample. */
+  private observe(
+    surface: ChatSurface,
+    provider: string,
+    status: number,
+    startedAt: number,
+    model?: string,
+    ttfbMs: number | null = null,
+    overheadMs: number | null = null,
+  ): void {
+    const totalMs = performance.now() - startedAt;
+    this.metrics.recordRequest(surface, provider, status, totalMs / 1000, model);
+    this.telemetry.record({ provider, surface, status, totalMs, ttfbMs, overheadMs });
   }
 
   private usageBase(
@@ -949,7 +1028,7 @@ export class ChatService {
       attempts: ctx?.attempts ?? 0,
       cacheSource: extra.cacheSource ?? (o ? 'upstream' : null),
       idempotentReplay: extra.replay ?? false,
-      sessionId: (h.baseHeaders['x-omniroute-session-id']) ?? null,
+      sessionId: h.baseHeaders['x-omniroute-session-id'] ?? null,
       tokensInput: u.inputTokens,
       tokensOutput: u.outputTokens,
       tokensCacheRead: u.cacheReadTokens,
@@ -984,7 +1063,7 @@ export class ChatService {
         usage.inputTokens + usage.cacheReadTokens + usage.cacheCreationTokens + usage.outputTokens,
       );
     }
-    this.countTokens(conn.provider, usage);
+    this.countTokens(ctx, target, conn, usage);
     if (ctx.attempts > 1) {
       this.metrics.fallbacks.inc({ surface: ctx.call.surface, reason: 'served' });
     }
@@ -1001,7 +1080,8 @@ export class ChatService {
     const passThrough = codec.id === call.surface;
     const t0 = performance.now();
     if (ctx.attempts === 1) {
-      this.metrics.observeOverhead(call.surface, (t0 - ctx.h.startedAt) / 1000);
+      ctx.overheadMs = t0 - ctx.h.startedAt;
+      this.metrics.observeOverhead(call.surface, ctx.overheadMs / 1000);
     }
     const base = this.usageBase(ctx, target, conn);
     const fail = (
@@ -1163,18 +1243,30 @@ export class ChatService {
       'x-omniroute-tokens-out': String(usage.outputTokens),
       'x-omniroute-response-cost': cost.toFixed(10),
     });
-    this.observe(call.surface, conn.provider, res.statusCode, ctx.h.startedAt);
+    this.observe(
+      call.surface,
+      conn.provider,
+      res.statusCode,
+      ctx.h.startedAt,
+      resolved.qualified,
+      ttfb,
+      ctx.overheadMs ?? null,
+    );
     return { done: true };
   }
 
-  private countTokens(provider: string, u: CanonicalUsage): void {
-    const input = u.inputTokens + u.cacheReadTokens + u.cacheCreationTokens;
-    if (input) {
-      this.metrics.tokens.inc({ provider, direction: 'input' }, input);
-    }
-    if (u.outputTokens) {
-      this.metrics.tokens.inc({ provider, direction: 'output' }, u.outputTokens);
-    }
+  private countTokens(ctx: Ctx, target: Target, conn: RoutableConnection, u: CanonicalUsage): void {
+    this.metrics.recordUsage({
+      provider: conn.provider,
+      model: target.resolved.qualified,
+      key: ctx.principal.name ?? null,
+      input: u.inputTokens,
+      output: u.outputTokens,
+      cacheRead: u.cacheReadTokens,
+      cacheCreation: u.cacheCreationTokens,
+      reasoning: u.reasoningTokens,
+      costUsd: ctx.outcome?.cost ?? 0,
+    });
   }
 
   /** An attempt cut short by the client leaving (499) or by the total timeout (504). */
@@ -1421,7 +1513,7 @@ export class ChatService {
     if (status === 200) {
       this.served(ctx, target, conn, outcome.usage, ttft);
     } else {
-      this.countTokens(conn.provider, outcome.usage);
+      this.countTokens(ctx, target, conn, outcome.usage);
     }
     this.usage.record({
       ...base,
@@ -1433,7 +1525,7 @@ export class ChatService {
       errorCode,
       costUsd: cost,
     });
-    this.observe(ctx.call.surface, conn.provider, status, h.startedAt);
+    this.observe(ctx.call.surface, conn.provider, status, h.startedAt, resolved.qualified, ttft);
     return { done: true };
   }
 

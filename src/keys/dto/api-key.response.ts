@@ -1,6 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { AccessScheduleView, KEY_LIMIT_DOCS, KeyBudgetView } from '@/policies/dto/key-policy.dto';
+import type { AccessSchedule, KeyBudget } from '@/policies/policy.types';
 
-export class ApiKeyResponse {
+/** The per-key policy fields, in every key response. */
+class KeyPolicyResponse {
+  @ApiProperty({ type: AccessScheduleView, nullable: true })
+  accessSchedule!: AccessSchedule | null;
+  @ApiProperty(KEY_LIMIT_DOCS.maxRequestsPerMinute) maxRequestsPerMinute!: number | null;
+  @ApiProperty(KEY_LIMIT_DOCS.maxRequestsPerDay) maxRequestsPerDay!: number | null;
+  @ApiProperty(KEY_LIMIT_DOCS.maxTokensPerMinute) maxTokensPerMinute!: number | null;
+  @ApiProperty({ type: KeyBudgetView, nullable: true }) budget!: KeyBudget | null;
+}
+
+export class ApiKeyResponse extends KeyPolicyResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() name!: string;
   @ApiProperty({
@@ -33,7 +45,7 @@ export class ApiKeyListResponse {
   allowKeyReveal!: boolean;
 }
 
-export class CreatedApiKeyResponse {
+export class CreatedApiKeyResponse extends KeyPolicyResponse {
   @ApiProperty({ description: 'The full key. Shown once: only its hash is stored.' }) key!: string;
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() name!: string;

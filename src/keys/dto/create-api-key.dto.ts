@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayUnique,
@@ -7,6 +8,7 @@ import {
   IsDateString,
   IsIn,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   IsUUID,
@@ -15,7 +17,10 @@ import {
   MaxLength,
   Min,
   ValidateIf,
+  ValidateNested,
 } from 'class-validator';
+import { AccessScheduleDto, KEY_LIMIT_DOCS, KeyBudgetDto } from '@/policies/dto/key-policy.dto';
+import { POLICY_LIMITS } from '@/policies/policy.types';
 
 export const SCOPES = ['inference', 'admin'] as const;
 
@@ -67,6 +72,55 @@ export class CreateApiKeyDto {
   @Min(1)
   @Max(MAX_SESSIONS_LIMIT)
   maxSessions?: number | null;
+
+  @ApiPropertyOptional({
+    type: AccessScheduleDto,
+    nullable: true,
+    description: 'Hours and weekdays the key may be used (403 outside them); null = always',
+  })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsObject()
+  @ValidateNested()
+  @Type(() => AccessScheduleDto)
+  accessSchedule?: AccessScheduleDto | null;
+
+  @ApiPropertyOptional(KEY_LIMIT_DOCS.maxRequestsPerMinute)
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsInt()
+  @Min(1)
+  @Max(POLICY_LIMITS.maxRequestsPerMinute)
+  maxRequestsPerMinute?: number | null;
+
+  @ApiPropertyOptional(KEY_LIMIT_DOCS.maxRequestsPerDay)
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsInt()
+  @Min(1)
+  @Max(POLICY_LIMITS.maxRequestsPerDay)
+  maxRequestsPerDay?: number | null;
+
+  @ApiPropertyOptional(KEY_LIMIT_DOCS.maxTokensPerMinute)
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsInt()
+  @Min(1)
+  @Max(POLICY_LIMITS.maxTokensPerMinute)
+  maxTokensPerMinute?: number | null;
+
+  @ApiPropertyOptional({
+    type: KeyBudgetDto,
+    nullable: true,
+    description:
+      'Spending limit, enforced with a reservation per request (429 when exceeded); null = none',
+  })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsObject()
+  @ValidateNested()
+  @Type(() => KeyBudgetDto)
+  budget?: KeyBudgetDto | null;
 }
 
 export class UpdateApiKeyDto {
@@ -120,4 +174,53 @@ export class UpdateApiKeyDto {
   @Min(1)
   @Max(MAX_SESSIONS_LIMIT)
   maxSessions?: number | null;
+
+  @ApiPropertyOptional({
+    type: AccessScheduleDto,
+    nullable: true,
+    description: 'Hours and weekdays the key may be used (403 outside them); null = always',
+  })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsObject()
+  @ValidateNested()
+  @Type(() => AccessScheduleDto)
+  accessSchedule?: AccessScheduleDto | null;
+
+  @ApiPropertyOptional(KEY_LIMIT_DOCS.maxRequestsPerMinute)
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsInt()
+  @Min(1)
+  @Max(POLICY_LIMITS.maxRequestsPerMinute)
+  maxRequestsPerMinute?: number | null;
+
+  @ApiPropertyOptional(KEY_LIMIT_DOCS.maxRequestsPerDay)
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsInt()
+  @Min(1)
+  @Max(POLICY_LIMITS.maxRequestsPerDay)
+  maxRequestsPerDay?: number | null;
+
+  @ApiPropertyOptional(KEY_LIMIT_DOCS.maxTokensPerMinute)
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsInt()
+  @Min(1)
+  @Max(POLICY_LIMITS.maxTokensPerMinute)
+  maxTokensPerMinute?: number | null;
+
+  @ApiPropertyOptional({
+    type: KeyBudgetDto,
+    nullable: true,
+    description:
+      'Spending limit, enforced with a reservation per request (429 when exceeded); null = none',
+  })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsObject()
+  @ValidateNested()
+  @Type(() => KeyBudgetDto)
+  budget?: KeyBudgetDto | null;
 }

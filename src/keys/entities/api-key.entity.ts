@@ -5,6 +5,7 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
+import type { AccessSchedule, KeyBudget } from '@/policies/policy.types';
 
 export type KeyScope = 'inference' | 'admin';
 
@@ -44,6 +45,23 @@ export class ApiKey {
   /** Most concurrently active sessions (30 min idle TTL) this key may hold; null = unlimited. */
   @Column({ name: 'max_sessions', type: 'integer', nullable: true })
   maxSessions!: number | null;
+
+  /** Hours and weekdays the key may be used (policies module); null = always. */
+  @Column({ name: 'access_schedule', type: 'jsonb', nullable: true })
+  accessSchedule!: AccessSchedule | null;
+
+  @Column({ name: 'max_requests_per_minute', type: 'integer', nullable: true })
+  maxRequestsPerMinute!: number | null;
+
+  @Column({ name: 'max_requests_per_day', type: 'integer', nullable: true })
+  maxRequestsPerDay!: number | null;
+
+  @Column({ name: 'max_tokens_per_minute', type: 'integer', nullable: true })
+  maxTokensPerMinute!: number | null;
+
+  /** Spending limit (policies module); null = none. */
+  @Column({ type: 'jsonb', nullable: true })
+  budget!: KeyBudget | null;
 
   @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
   expiresAt!: Date | null;
