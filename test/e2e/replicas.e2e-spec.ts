@@ -185,6 +185,67 @@ describe('three replicas on one database and one Redis prefix act as one gateway
     expect(codes.every((c) => c === 0)).toBe(true);
   }, 60_000);
 
+  it('shares a key’s budget and requests-per-minute: 50 concurrent requests over three replicas never overspend', async () => {
+    const up = await mock();
+    const [r1] = gws;
+    const { nodeId } = await addNode(r1, 'bud', up.baseUrl);
+    await waitForModels(['bud/model']);
+    // $1,000 per 1M tokens: one mock answer costs a few thousandths of a dollar
+    await admin(r1, 'PATCH', '/api/pricing', {
+      [nodeId]: { model: { input: 1000, output: 1000 } },
+    });
+    const budgetKey = (
+      await admin<{ key: string }>(r1, 'POST', '/api/keys', {
+        name: 'replica-budget',
+        budget: { dailyLimitUsd: 0.05 },
+      })
+    ).key;
+    const rpmKey = (
+      await admin<{ key: string }>(r1, 'POST', '/api/keys', {
+        name: 'replica-rpm',
+        maxRequestsPerMinute: 5,
+      })
+    ).key;
+    // every replica knows the price before the budget is used
+    await waitOnEach(
+      'every replica prices bud/model',
+      gws,
+      async (gw) => {
+        const t = await admin<Record<string, Record<string, { input: number }>>>(
+          gw,
+          'GET',
+          '/api/pricing',
+        );
+        return t[nodeId]?.model?.input ?? 0;
+      },
+      (input) => input === 1000,
+    );
+    const ask = (gw: Gateway, key: string): Promise<CallResult> =>
+      call(gw, 'POST', '/v1/chat/completions', {
+        key,
+        body: { model: 'bud/model', messages: MESSAGES, stream: false, max_tokens: 8 },
+      });
+    const before = up.stats().chatCompletions;
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => ask(gws[i % gws.length], budgetKey)),
+    );
+    const ok = answers.filter((r) => r.status === 200);
+    expect(ok.length).toBeGreaterThan(0);
+    expect(answers.filter((r) => r.status === 429).length).toBe(50 - ok.length);
+    const spent = ok
+      .map((r) => Number(r.headers.get('x-omniroute-response-cost')))
+      .reduce((a, b) => a + b, 0);
+    expect(spent).toBeLessThanOrEqual(0.05);
+    expect(up.stats().chatCompletions - before).toBe(ok.length);
+
+    const rpm: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      rpm.push((await ask(gws[i % gws.length], rpmKey)).status);
+    }
+    expect(rpm.filter((s) => s === 200)).toHaveLength(5);
+    expect(rpm.filter((s) => s === 429)).toHaveLength(7);
+  });
+
   it('counts a provider RPM limit once for all replicas (not multiplied by the replica count)', async () => {
     const up = await mock();
     const [r1] = gws;

@@ -61,13 +61,13 @@ export class ResponseRecorder {
     const writeHead = res.writeHead.bind(res) as (...a: unknown[]) => ServerResponse;
     const write = res.write.bind(res) as (...a: unknown[]) => boolean;
     const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
-    res.writeHead = ((status: number, ...rest: unknown[]) => {
+    res.writeHead = (status: number, ...rest: unknown[]) => {
       this.status = status;
       const h = rest.find((x) => typeof x === 'object' && x !== null) as
         OutgoingHttpHeaders | undefined;
       this.headers = flatHeaders(h);
       return writeHead(status, ...rest);
-    });
+    };
     res.write = ((chunk: unknown, ...rest: unknown[]) => {
       this.take(chunk);
       return write(chunk, ...rest);
