@@ -6,6 +6,7 @@ import { AddKeyMaxSessions1764201600004 } from './1764201600004-AddKeyMaxSession
 import { AddCostAndCallLogs1764201600005 } from './1764201600005-AddCostAndCallLogs';
 import { AddKeyPolicies1764201600006 } from './1764201600006-AddKeyPolicies';
 import { UsageQueryIndexes1764201600007 } from './1764201600007-UsageQueryIndexes';
+import { LeanLedgerIndexes1764201600008 } from './1764201600008-LeanLedgerIndexes';
 
 /** Every migration, in order. New migrations are appended here. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   AddCostAndCallLogs1764201600005,
   AddKeyPolicies1764201600006,
   UsageQueryIndexes1764201600007,
+  LeanLedgerIndexes1764201600008,
 ];
