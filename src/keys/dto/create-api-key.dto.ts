@@ -38,33 +38,8 @@ const MAX_SESSIONS_DOC = {
     'a request opening one more gets 429 SESSION_LIMIT_EXCEEDED. null or absent = unlimited.',
 } as const;
 
-export class CreateApiKeyDto {
-  @ApiProperty({ minLength: 1, maxLength: 200, example: 'ci-pipeline' })
-  @IsString()
-  @Length(1, 200)
-  name!: string;
-
-  @ApiPropertyOptional({ enum: SCOPES, isArray: true, default: ['inference'] })
-  @IsOptional()
-  @IsArray()
-  @ArrayUnique()
-  @IsIn(SCOPES, { each: true })
-  scopes?: ('inference' | 'admin')[];
-
-  @ApiPropertyOptional({ description: 'Keep usage counts but no request bodies in logs' })
-  @IsOptional()
-  @IsBoolean()
-  noLog?: boolean;
-
-  @ApiPropertyOptional({
-    type: String,
-    format: 'date-time',
-    description: 'The key stops working after this time',
-  })
-  @IsOptional()
-  @IsDateString()
-  expiresAt?: string;
-
+/** Per-key limits and policies, the same on create and update (`null` clears one). */
+export class KeyPolicyFieldsDto {
   @ApiPropertyOptional(MAX_SESSIONS_DOC)
   @IsOptional()
   @ValidateIf((_o, v) => v !== null)
@@ -123,7 +98,35 @@ export class CreateApiKeyDto {
   budget?: KeyBudgetDto | null;
 }
 
-export class UpdateApiKeyDto {
+export class CreateApiKeyDto extends KeyPolicyFieldsDto {
+  @ApiProperty({ minLength: 1, maxLength: 200, example: 'ci-pipeline' })
+  @IsString()
+  @Length(1, 200)
+  name!: string;
+
+  @ApiPropertyOptional({ enum: SCOPES, isArray: true, default: ['inference'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayUnique()
+  @IsIn(SCOPES, { each: true })
+  scopes?: ('inference' | 'admin')[];
+
+  @ApiPropertyOptional({ description: 'Keep usage counts but no request bodies in logs' })
+  @IsOptional()
+  @IsBoolean()
+  noLog?: boolean;
+
+  @ApiPropertyOptional({
+    type: String,
+    format: 'date-time',
+    description: 'The key stops working after this time',
+  })
+  @IsOptional()
+  @IsDateString()
+  expiresAt?: string;
+}
+
+export class UpdateApiKeyDto extends KeyPolicyFieldsDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 200 })
   @IsOptional()
   @IsString()
@@ -166,61 +169,4 @@ export class UpdateApiKeyDto {
   @IsOptional()
   @IsDateString()
   expiresAt?: string | null;
-
-  @ApiPropertyOptional(MAX_SESSIONS_DOC)
-  @IsOptional()
-  @ValidateIf((_o, v) => v !== null)
-  @IsInt()
-  @Min(1)
-  @Max(MAX_SESSIONS_LIMIT)
-  maxSessions?: number | null;
-
-  @ApiPropertyOptional({
-    type: AccessScheduleDto,
-    nullable: true,
-    description: 'Hours and weekdays the key may be used (403 outside them); null = always',
-  })
-  @IsOptional()
-  @ValidateIf((_o, v) => v !== null)
-  @IsObject()
-  @ValidateNested()
-  @Type(() => AccessScheduleDto)
-  accessSchedule?: AccessScheduleDto | null;
-
-  @ApiPropertyOptional(KEY_LIMIT_DOCS.maxRequestsPerMinute)
-  @IsOptional()
-  @ValidateIf((_o, v) => v !== null)
-  @IsInt()
-  @Min(1)
-  @Max(POLICY_LIMITS.maxRequestsPerMinute)
-  maxRequestsPerMinute?: number | null;
-
-  @ApiPropertyOptional(KEY_LIMIT_DOCS.maxRequestsPerDay)
-  @IsOptional()
-  @ValidateIf((_o, v) => v !== null)
-  @IsInt()
-  @Min(1)
-  @Max(POLICY_LIMITS.maxRequestsPerDay)
-  maxRequestsPerDay?: number | null;
-
-  @ApiPropertyOptional(KEY_LIMIT_DOCS.maxTokensPerMinute)
-  @IsOptional()
-  @ValidateIf((_o, v) => v !== null)
-  @IsInt()
-  @Min(1)
-  @Max(POLICY_LIMITS.maxTokensPerMinute)
-  maxTokensPerMinute?: number | null;
-
-  @ApiPropertyOptional({
-    type: KeyBudgetDto,
-    nullable: true,
-    description:
-      'Spending limit, enforced with a reservation per request (429 when exceeded); null = none',
-  })
-  @IsOptional()
-  @ValidateIf((_o, v) => v !== null)
-  @IsObject()
-  @ValidateNested()
-  @Type(() => KeyBudgetDto)
-  budget?: KeyBudgetDto | null;
 }
