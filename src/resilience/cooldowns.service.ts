@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { KV_STORE, type KvStore, type Unsubscribe } from '@/common/kv/kv-store';
 import type { CooldownPlan, FailureReason } from './classify';
-import { COOLDOWN_FAILURE, type CooldownRecord } from './kv-scripts';
+import { COOLDOWN_FAILURE, nextCooldown, type CooldownRecord } from './kv-scripts';
 import type { CooldownProfile } from './resilience.settings';
 
 const HASH = 'cooldowns';
@@ -257,18 +257,14 @@ function localCooldown(
   if (prev && prev.until > now) {
     return prev;
   }
-  const level = prev?.level ?? 0;
-  let dur: number;
-  let next: number;
-  if (mode === 'fixed') {
-    dur = ms;
-    next = level;
-  } else if (mode === 'hint') {
-    dur = Math.min(ms, MAX_HINT_MS);
-    next = 0;
-  } else {
-    dur = Math.min(profile.baseCooldownMs * 2 ** level, MAX_HINT_MS);
-    next = Math.min(level + 1, profile.maxBackoffSteps);
-  }
-  return { until: now + dur, level: next, reason, status, at: now };
+  return nextCooldown(
+    prev?.level ?? 0,
+    now,
+    mode,
+    ms,
+    profile.baseCooldownMs,
+    profile.maxBackoffSteps,
+    MAX_HINT_MS,
+    { reason, status },
+  );
 }

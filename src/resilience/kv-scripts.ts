@@ -257,6 +257,38 @@ return cjson.encode(r)
 // Cooldowns: one hash, a CooldownRecord JSON per field.
 
 /**
+ * The cooldown a failure starts from the account's backoff `level` (COOLDOWN_FAILURE's rule, also
+ * used by a replica whose store is unreachable): `fixed` keeps the level, `hint` (the upstream
+ * said when) resets it, `backoff` is `baseMs × 2^level` and raises it (at most `maxSteps`).
+ */
+export function nextCooldown(
+  level: number,
+  now: number,
+  mode: string,
+  ms: number,
+  baseMs: number,
+  maxSteps: number,
+  maxMs: number,
+  what: { reason: string; status: number },
+): CooldownRecord {
+  let dur: number;
+  let nextLevel: number;
+  if (mode === 'fixed') {
+    dur = ms;
+    nextLevel = level;
+  } else if (mode === 'hint') {
+    dur = Math.min(ms, maxMs);
+    nextLevel = 0;
+  } else if (mode === 'backoff') {
+    dur = Math.min(baseMs * 2 ** level, maxMs);
+    nextLevel = Math.min(level + 1, maxSteps);
+  } else {
+    throw new Error(`ERR unknown cooldown mode: ${mode}`);
+  }
+  return { until: now + dur, level: nextLevel, reason: what.reason, status: what.status, at: now };
+}
+
+/**
  * keys [hashKey] args [field, now, reason, status, mode, ms, baseMs, maxSteps, maxMs]
  * The hash field holds CooldownRecord JSON. prev = current field value (may be missing).
  * If prev && prev.until > now: no change, return {...prev, extended:false} (concurrent failures
@@ -332,28 +364,10 @@ return cjson.encode(rec)
     if (prev && prev.until > now) {
       return { ...prev, extended: false };
     }
-    const level = prev?.level ?? 0;
-    let dur: number;
-    let nextLevel: number;
-    if (mode === 'fixed') {
-      dur = ms;
-      nextLevel = level;
-    } else if (mode === 'hint') {
-      dur = Math.min(ms, maxMs);
-      nextLevel = 0;
-    } else if (mode === 'backoff') {
-      dur = Math.min(num(baseMsS) * 2 ** level, maxMs);
-      nextLevel = Math.min(level + 1, num(maxStepsS));
-    } else {
-      throw new Error(`ERR unknown cooldown mode: ${mode}`);
-    }
-    const rec: CooldownRecord = {
-      until: now + dur,
-      level: nextLevel,
+    const rec = nextCooldown(prev?.level ?? 0, now, mode, ms, num(baseMsS), num(maxStepsS), maxMs, {
       reason: reason ?? '',
       status: num(statusS),
-      at: now,
-    };
+    });
     kv.hset(keys[0], field, JSON.stringify(rec));
     return { ...rec, extended: true };
   },

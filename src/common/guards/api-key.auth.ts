@@ -18,7 +18,8 @@ export type Principal =
       maxSessions: null;
     };
 
-const ANONYMOUS: Principal = {
+/** No key: REQUIRE_API_KEY=false callers, and internal calls made by the gateway itself. */
+export const ANONYMOUS: Principal = {
   id: null,
   name: null,
   anonymous: true,

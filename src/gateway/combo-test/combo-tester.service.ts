@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '@/common/errors/app-error';
-import type { Principal } from '@/common/guards/api-key.auth';
+import { ANONYMOUS } from '@/common/guards/api-key.auth';
 import { CombosService } from '@/combos/combos.service';
 import { OPENAI_CHAT, RESPONSES, upstreamCodec } from '@/gateway/dialects/codecs';
 import { AccountSelector } from '@/gateway/routing/account-selector';
@@ -36,17 +36,6 @@ export interface ComboTestResult {
   unresolved: { model: string; stepId: string; reason: string }[];
 }
 
-/** The administrator testing a combo may reach every connection. */
-const ADMIN: Principal = {
-  id: null,
-  name: null,
-  anonymous: true,
-  noLog: false,
-  allowedModels: [],
-  allowedConnections: [],
-  maxSessions: null,
-};
-
 const PROBE_TIMEOUT_MS = 30_000;
 
 /**
@@ -70,7 +59,7 @@ export class ComboTester {
     if (!combo) {
       throw AppError.notFound(`No active combo named "${comboName}"`, 'COMBO_NOT_FOUND');
     }
-    const plan = this.router.plan(combo.name, ADMIN);
+    const plan = this.router.plan(combo.name, ANONYMOUS); // no key: every connection is reachable;
     const results = await Promise.all(plan.targets.map((t) => this.probe(t)));
     const byKey = new Map(plan.targets.map((t, i) => [t, results[i]]));
     const order = await this.router.order(plan);
