@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { within } from '@/common/kv/within';
 import type { MetricsService } from '@/common/metrics/metrics.service';
 
 /** How long a cache/idempotency call to the shared store may take before the request goes on without it. */
@@ -16,23 +17,11 @@ export class KvGuard {
   constructor(private readonly metrics: MetricsService) {}
 
   async call<T>(feature: string, p: Promise<T>, fallback: T): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([
-        p,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer in ${KV_BUDGET_MS} ms`)),
-            KV_BUDGET_MS,
-          );
-        }),
-      ]);
+      return await within(p, KV_BUDGET_MS);
     } catch (e) {
-      p.catch(() => undefined);
       this.degraded(feature, e);
       return fallback;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

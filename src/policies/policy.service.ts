@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AppError } from '@/common/errors/app-error';
 import type { Principal } from '@/common/guards/api-key.auth';
+import { within } from '@/common/kv/within';
 import { KV_STORE, type KvStore } from '@/common/kv/kv-store';
 import { MetricsService } from '@/common/metrics/metrics.service';
 import type { KeyPrincipal } from '@/keys/keys.service';
@@ -465,16 +466,4 @@ export function estimateTokens(req: PolicyRequest): number {
   return (
     tokenCount(req.estimatedInputTokens) + tokenCount(req.maxOutputTokens ?? DEFAULT_OUTPUT_TOKENS)
   );
-}
-
-/** `p`, or a rejection after `ms` (a late failure of `p` is not unhandled). */
-function within<T>(p: Promise<T>, ms: number): Promise<T> {
-  p.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AppError } from '@/common/errors/app-error';
+import { within } from '@/common/kv/within';
 import { KV_STORE, type KvStore, type Unsubscribe } from '@/common/kv/kv-store';
 import { resolveSession, type SessionSource } from './session-id';
 import { SESSION_BIND, SESSION_PRUNE, SESSION_TOUCH, type SessionRecord } from './session-scripts';
@@ -141,7 +142,6 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     const keyField = apiKeyId ?? ANONYMOUS_KEY;
     const now = Date.now();
     const max = maxSessions !== null && maxSessions > 0 ? Math.floor(maxSessions) : 0;
-    let timer: NodeJS.Timeout | undefined;
     try {
       const run = this.kv.run(
         SESSION_TOUCH,
@@ -158,19 +158,8 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
           requests,
         ],
       );
-      run.catch(() => undefined); // a late failure after the budget ran out is not unhandled
       // Only a limit check is awaited by a request: it gets a time budget.
-      const r = !max
-        ? await run
-        : await Promise.race([
-            run,
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(
-                () => reject(new Error(`no answer in ${TOUCH_BUDGET_MS} ms`)),
-                TOUCH_BUDGET_MS,
-              );
-            }),
-          ]);
+      const r = !max ? await run : await within(run, TOUCH_BUDGET_MS);
       if (r.ok) {
         return { ok: true };
       }
@@ -186,8 +175,6 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     } catch (e) {
       this.warn('sessions not recorded and session limits not enforced', e);
       return { ok: true };
-    } finally {
-      clearTimeout(timer);
     }
   }
 
