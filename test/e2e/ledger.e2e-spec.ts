@@ -1007,3 +1007,41 @@ describe('usage ledger: Postgres restart mid-load (through a TCP proxy the test 
     expect(metric(metrics, 'gateway_usage_dropped_total')).toBe(0);
   });
 });
+
+describe('noLog keys in the call log', () => {
+  const { gw, mock } = useGateway();
+
+  it('keeps the counts of a noLog key but no excerpt of what it sent', async () => {
+    await addMockNode(gw, 'nolog', mock.baseUrl);
+    const logged = await admin<{ key: string; id: string }>(gw, 'POST', '/api/keys', {
+      name: 'logged',
+    });
+    const quiet = await admin<{ key: string; id: string }>(gw, 'POST', '/api/keys', {
+      name: 'quiet',
+      noLog: true,
+    });
+    for (const k of [logged, quiet]) {
+      const r = await call(gw, 'POST', '/v1/chat/completions', {
+        key: k.key,
+        body: {
+          model: 'nolog/gpt-4o-mini',
+          messages: [{ role: 'user', content: 'a secret question' }],
+          stream: false,
+        },
+      });
+      expect(r.status).toBe(200);
+    }
+    const app = (gw as unknown as { app: TestApp['app'] }).app;
+    await app.get(UsageService).flush();
+    const rows = await queryDb(
+      (gw as unknown as { dbUrl: string }).dbUrl,
+      `SELECT api_key_id, request_summary, tokens_input, tokens_output FROM call_logs
+        WHERE api_key_id = ANY($1::uuid[])`,
+      [[logged.id, quiet.id]],
+    );
+    const byKey = new Map(rows.map((r) => [r.api_key_id, r]));
+    expect(byKey.get(logged.id)?.request_summary).toBe('a secret question');
+    expect(byKey.get(quiet.id)?.request_summary).toBeNull();
+    expect(Number(byKey.get(quiet.id)?.tokens_output)).toBeGreaterThan(0);
+  });
+});
