@@ -7,6 +7,7 @@ import { AddCostAndCallLogs1764201600005 } from './1764201600005-AddCostAndCallL
 import { AddKeyPolicies1764201600006 } from './1764201600006-AddKeyPolicies';
 import { UsageQueryIndexes1764201600007 } from './1764201600007-UsageQueryIndexes';
 import { LeanLedgerIndexes1764201600008 } from './1764201600008-LeanLedgerIndexes';
+import { AddMediaUnits1764201600009 } from './1764201600009-AddMediaUnits';
 
 /** Every migration, in order. New migrations are appended here. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   AddKeyPolicies1764201600006,
   UsageQueryIndexes1764201600007,
   LeanLedgerIndexes1764201600008,
+  AddMediaUnits1764201600009,
 ];

@@ -3,6 +3,7 @@ import { CacheModule } from '@/cache/cache.module';
 import { CombosModule } from '@/combos/combos.module';
 import { ApiKeyAuth } from '@/common/guards/api-key.auth';
 import { KeysModule } from '@/keys/keys.module';
+import { ModelsModule } from '@/models/models.module';
 import { PolicyModule } from '@/policies/policy.module';
 import { PricingModule } from '@/pricing/pricing.module';
 import { ProvidersModule } from '@/providers/providers.module';
@@ -14,6 +15,8 @@ import { ComboTestController } from './combo-test/combo-test.controller';
 import { ComboTester } from './combo-test/combo-tester.service';
 import { CountTokensService } from './chat/count-tokens.service';
 import { HotPath } from './http/hot-path';
+import { MediaService } from './media/media.service';
+import { ModelsController } from './models.controller';
 import { ModelsService } from './models.service';
 import { AccountSelector } from './routing/account-selector';
 import { RouterService } from './routing/router.service';
@@ -29,8 +32,9 @@ import { RouterService } from './routing/router.service';
     PolicyModule,
     ResilienceModule,
     SessionsModule,
+    ModelsModule,
   ],
-  controllers: [ComboTestController],
+  controllers: [ComboTestController, ModelsController],
   providers: [
     ApiKeyAuth,
     ComboTester,
@@ -39,6 +43,7 @@ import { RouterService } from './routing/router.service';
     ChatService,
     CountTokensService,
     ModelsService,
+    MediaService,
     HotPath,
   ],
 })

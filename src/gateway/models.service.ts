@@ -1,5 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import type { Combo } from '@/combos/combo.types';
 import { CombosService } from '@/combos/combos.service';
+import { AliasesService } from '@/models/aliases.service';
+import { PROVIDERS } from '@/providers/registry';
 import type { Principal } from '@/common/guards/api-key.auth';
 import { ProvidersService } from '@/providers/providers.service';
 import { isModelAllowed } from './routing/model-allowlist';
@@ -15,7 +18,25 @@ export interface OpenAiModel {
   permission: [];
   /** Combos that set one (reference §2.8). */
   context_length?: number;
+  /** Embedding models: the default vector length. */
+  dimensions?: number | null;
+  /** Image models. */
+  supported_sizes?: string[];
+  input_modalities?: string[];
+  output_modalities?: string[];
+  /** Audio models. */
+  subtype?: 'transcription';
 }
+
+/** `/api/models/catalog` (reference §3.5): the catalogue grouped by provider. */
+export type ModelCatalog = Record<
+  string,
+  {
+    provider: string;
+    active: boolean;
+    models: { id: string; name: string; type: OpenAiModel['type']; custom: boolean }[];
+  }
+>;
 
 /** The `type` OmniRoute lists a model with, from its endpoint's API type. */
 function modelType(apiType: string): OpenAiModel['type'] {
@@ -41,7 +62,13 @@ export class ModelsService {
   constructor(
     private readonly providers: ProvidersService,
     private readonly combos: CombosService,
+    private readonly aliases: AliasesService,
   ) {}
+
+  /** Changes whenever the catalogue may have (connections, nodes, combos, aliases). */
+  version(): string {
+    return `${this.providers.routing().version}.${this.combos.version()}.${this.aliases.version}`;
+  }
 
   private all(): OpenAiModel[] {
     const table = this.providers.routing();
@@ -50,51 +77,147 @@ export class ModelsService {
       return this.cache.list;
     }
     const created = Math.floor(Date.now() / 1000);
-    const combos: OpenAiModel[] = this.combos
-      .list()
-      .filter((c) => c.isActive && !c.isHidden && c.models.length > 0)
-      .map((c) => ({
-        id: c.name,
-        object: 'model',
-        created,
-        owned_by: 'combo',
-        type: 'chat',
-        root: c.name,
-        parent: null,
-        permission: [],
-        ...(c.context_length !== null ? { context_length: c.context_length } : {}),
-      }));
     // A combo shadows a provider model of the same id (it wins when routing, too).
-    const seen = new Set<string>(combos.map((c) => c.id));
+    const visible = this.combos
+      .list()
+      .filter((c) => c.isActive && !c.isHidden && c.models.length > 0);
+    const seen = new Set<string>(visible.map((c) => c.name));
     const list: OpenAiModel[] = [];
     for (const [providerId, conns] of table.connections) {
       const target = table.targets.get(providerId.toLowerCase());
       if (!target || !conns.length) {
         continue;
       }
+      const add = (m: string, extra: Partial<OpenAiModel> & Pick<OpenAiModel, 'type'>): void => {
+        const id = `${target.alias}/${m}`;
+        if (!seen.has(id)) {
+          seen.add(id);
+          list.push({
+            id,
+            object: 'model',
+            created,
+            owned_by: target.alias,
+            root: m,
+            parent: null,
+            permission: [],
+            ...extra,
+          });
+        }
+      };
+      // the built-in provider's media models first, when its accounts serve them
+      const def = target.def;
+      const serves = conns[0].serves;
+      if (def?.embeddings && serves.has('embeddings')) {
+        for (const m of def.embeddings.models) {
+          add(m.id, { type: 'embedding', dimensions: m.dimensions });
+        }
+      }
+      if (def?.images && serves.has('images')) {
+        for (const m of def.images.models) {
+          add(m.id, {
+            type: 'image',
+            supported_sizes: [...m.sizes],
+            input_modalities: ['text'],
+            output_modalities: ['image'],
+          });
+        }
+      }
+      if (def?.transcription && serves.has('transcription')) {
+        for (const m of def.transcription.models) {
+          add(m, { type: 'audio', subtype: 'transcription' });
+        }
+      }
+      // then the chat catalogue (discovered lists also name media models: those keep their type)
       for (const c of conns) {
-        for (const m of c.models) {
-          const id = `${target.alias}/${m}`;
-          if (!seen.has(id)) {
-            seen.add(id);
-            list.push({
-              id,
-              object: 'model',
-              created,
-              owned_by: target.alias,
-              type: modelType(c.apiType),
-              root: m,
-              parent: null,
-              permission: [],
-            });
+        if (c.apiType !== 'chat' || c.serves.has('chat')) {
+          for (const m of c.models) {
+            add(m, { type: modelType(c.apiType) });
           }
         }
       }
     }
     list.sort((a, b) => a.id.localeCompare(b.id));
+    const typeOf = new Map(list.map((m) => [m.id, m.type]));
+    const combos: OpenAiModel[] = visible.map((c) => ({
+      id: c.name,
+      object: 'model',
+      created,
+      owned_by: 'combo',
+      // what the combo serves: the kind of its first target
+      type: this.comboType(c, typeOf),
+      root: c.name,
+      parent: null,
+      permission: [],
+      ...(c.context_length !== null ? { context_length: c.context_length } : {}),
+    }));
     list.unshift(...combos);
     this.cache = { version: table.version, combosVersion, list };
     return list;
+  }
+
+  private comboType(combo: Combo, typeOf: Map<string, OpenAiModel['type']>): OpenAiModel['type'] {
+    const table = this.providers.routing();
+    for (const t of this.combos.targets(combo)) {
+      const slash = t.model.indexOf('/');
+      const target =
+        slash > 0 ? table.targets.get(t.model.slice(0, slash).toLowerCase()) : undefined;
+      const type = target ? typeOf.get(`${target.alias}/${t.model.slice(slash + 1)}`) : undefined;
+      if (type) {
+        return type;
+      }
+    }
+    return 'chat';
+  }
+
+  /** `GET /v1/embeddings`: the embedding models this key may use. */
+  embeddingModels(principal: Principal): { object: 'list'; data: OpenAiModel[] } {
+    return {
+      object: 'list',
+      data: this.list(principal).data.filter((m) => m.type === 'embedding'),
+    };
+  }
+
+  /** `GET /v1/images/generations`: the image models this key may use. */
+  imageModels(principal: Principal): { object: 'list'; data: OpenAiModel[] } {
+    return { object: 'list', data: this.list(principal).data.filter((m) => m.type === 'image') };
+  }
+
+  /**
+   * `GET /api/models/catalog`: every provider (built-in and nodes) with `active` (has an active
+   * connection) and its models — the live catalogue for active ones, the built-in list otherwise.
+   */
+  catalog(): ModelCatalog {
+    const out: ModelCatalog = {};
+    const table = this.providers.routing();
+    for (const m of this.all()) {
+      if (m.owned_by === 'combo') {
+        continue;
+      }
+      const target = table.targets.get(m.owned_by.toLowerCase());
+      const id = target?.id ?? m.owned_by;
+      (out[id] ??= {
+        provider: target?.def?.name ?? m.owned_by,
+        active: true,
+        models: [],
+      }).models.push({ id: m.id, name: m.root, type: m.type, custom: !target?.def });
+    }
+    for (const def of PROVIDERS) {
+      if (out[def.id]) {
+        continue;
+      }
+      const models: ModelCatalog[string]['models'] = [];
+      const push = (name: string, type: OpenAiModel['type']): void => {
+        models.push({ id: `${def.alias}/${name}`, name, type, custom: false });
+      };
+      if (def.chat !== false) {
+        def.models.forEach((m) => push(m, 'chat'));
+      }
+      def.embeddings?.models.forEach((m) => push(m.id, 'embedding'));
+      def.images?.models.forEach((m) => push(m.id, 'image'));
+      def.transcription?.models.forEach((m) => push(m, 'audio'));
+      out[def.id] = { provider: def.name, active: false, models };
+    }
+    return out;
   }
 
   /** `GET /v1beta/models` (Gemini shape, reference §2.9): chat models as `models/<prefix>/<model>`. */

@@ -35,6 +35,8 @@ export interface PolicyRequest {
   provider?: string;
   /** For the cost estimate when known (a single model). */
   upstreamModel?: string;
+  /** A cost estimate the caller knows better than tokens × price (images: n × per-image price). */
+  estimatedUsd?: number;
 }
 
 export interface Reservation {
@@ -411,6 +413,9 @@ export class PolicyService implements OnModuleDestroy {
 
   /** The reservation of a request in micro-dollars (rounded up). */
   estimateMicros(req: PolicyRequest): number {
+    if (req.estimatedUsd !== undefined) {
+      return req.estimatedUsd > 0 ? Math.ceil(req.estimatedUsd * 1e6 - 1e-6) : 0;
+    }
     const usd = this.pricing.cost(this.priceFor(req), {
       input: tokenCount(req.estimatedInputTokens),
       output: tokenCount(req.maxOutputTokens ?? DEFAULT_OUTPUT_TOKENS),

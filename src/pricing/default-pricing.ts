@@ -85,3 +85,85 @@ export const DEFAULT_PRICING: PricingTable = {
     'grok-3-mini': { input: 0.3, output: 0.5, cached: 0.075 },
   },
 };
+
+/** Per-second price from a per-minute list price. */
+const perMinute = (usd: number): number => usd / 60;
+const perHour = (usd: number): number => usd / 3600;
+const embedding = (input: number): ModelPrice => ({ input, output: 0 });
+
+/**
+ * Media models (embeddings per 1M input tokens, images per image by `image:<size>/<quality>`,
+ * speech to text per audio second), merged into the table below. gpt-image-1 and the gpt-4o
+ * transcribers are billed by tokens, as their APIs report them.
+ */
+const MEDIA_PRICING: PricingTable = {
+  openai: {
+    'text-embedding-3-small': embedding(0.02),
+    'text-embedding-3-large': embedding(0.13),
+    'text-embedding-ada-002': embedding(0.1),
+    'dall-e-3': {
+      input: 0,
+      output: 0,
+      image: 0.04,
+      'image:1024x1024/standard': 0.04,
+      'image:1792x1024/standard': 0.08,
+      'image:1024x1792/standard': 0.08,
+      'image:1024x1024/hd': 0.08,
+      'image:1792x1024/hd': 0.12,
+      'image:1024x1792/hd': 0.12,
+    },
+    'dall-e-2': {
+      input: 0,
+      output: 0,
+      image: 0.02,
+      'image:256x256': 0.016,
+      'image:512x512': 0.018,
+      'image:1024x1024': 0.02,
+    },
+    'gpt-image-1': { input: 5, output: 40, cached: 1.25 },
+    'whisper-1': { input: 0, output: 0, audio_second: perMinute(0.006) },
+    'gpt-4o-transcribe': { input: 6, output: 10 },
+    'gpt-4o-mini-transcribe': { input: 3, output: 5 },
+  },
+  groq: {
+    'whisper-large-v3': { input: 0, output: 0, audio_second: perHour(0.111) },
+    'whisper-large-v3-turbo': { input: 0, output: 0, audio_second: perHour(0.04) },
+  },
+  mistral: {
+    'mistral-embed': embedding(0.1),
+    'codestral-embed': embedding(0.15),
+  },
+  together: {
+    'togethercomputer/m2-bert-80M-8k-retrieval': embedding(0.008),
+    'BAAI/bge-large-en-v1.5': embedding(0.02),
+    'black-forest-labs/FLUX.1-schnell': { input: 0, output: 0, image: 0.0027 },
+    'black-forest-labs/FLUX.1.1-pro': { input: 0, output: 0, image: 0.04 },
+  },
+  fireworks: {
+    'nomic-ai/nomic-embed-text-v1.5': embedding(0.008),
+    'flux-1-schnell-fp8': { input: 0, output: 0, image: 0.0014 },
+    'flux-1-dev-fp8': { input: 0, output: 0, image: 0.014 },
+  },
+  nebius: {
+    'BAAI/bge-en-icl': embedding(0.01),
+    'Qwen/Qwen3-Embedding-8B': embedding(0.01),
+  },
+  xai: {
+    'grok-2-image': { input: 0, output: 0, image: 0.07 },
+  },
+  deepgram: {
+    'nova-3': { input: 0, output: 0, audio_second: perMinute(0.0043) },
+    'nova-2': { input: 0, output: 0, audio_second: perMinute(0.0043) },
+    'whisper-large': { input: 0, output: 0, audio_second: perMinute(0.0048) },
+  },
+  assemblyai: {
+    best: { input: 0, output: 0, audio_second: perHour(0.15) },
+    universal: { input: 0, output: 0, audio_second: perHour(0.15) },
+    'slam-1': { input: 0, output: 0, audio_second: perHour(0.27) },
+    nano: { input: 0, output: 0, audio_second: perHour(0.12) },
+  },
+};
+
+for (const [provider, models] of Object.entries(MEDIA_PRICING)) {
+  DEFAULT_PRICING[provider] = { ...DEFAULT_PRICING[provider], ...models };
+}

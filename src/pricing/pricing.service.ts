@@ -6,6 +6,7 @@ import {
   PriceIndex,
   applyPatch,
   computeCost,
+  computeMediaCost,
   mergePricing,
   parsePricingPatch,
   pricingSources,
@@ -13,6 +14,7 @@ import {
   sanitizeOverrides,
 } from './pricing.table';
 import type {
+  MediaUnits,
   ModelPrice,
   PricingOverrides,
   PricingSourceMap,
@@ -92,6 +94,14 @@ export class PricingService implements OnModuleInit, OnModuleDestroy {
    */
   cost(price: ModelPrice, usage: PricingUsage): number {
     return computeCost(price, usage);
+  }
+
+  /** USD of a media request (tokens, images by size/quality, audio seconds). */
+  mediaCost(
+    price: ModelPrice,
+    usage: MediaUnits & { inputTokens: number; outputTokens: number },
+  ): number {
+    return computeMediaCost(price, usage);
   }
 
   /** The merged table (defaults + overrides). */

@@ -4,6 +4,8 @@ import {
   PriceIndex,
   applyPatch,
   computeCost,
+  computeMediaCost,
+  imagePrice,
   mergePricing,
   parsePricingPatch,
   pricingSources,
@@ -51,8 +53,51 @@ describe('DEFAULT_PRICING', () => {
           expect(v).toBeLessThan(200);
         }
       }
-      expect(price.output).toBeGreaterThanOrEqual(price.input);
+      if (price.output > 0) {
+        // chat models: output costs at least input (embedding models have no output price)
+        expect(price.output).toBeGreaterThanOrEqual(price.input);
+      }
     }
+  });
+
+  it('prices media models by image size/quality and by audio second', () => {
+    const dalle3 = DEFAULT_PRICING.openai['dall-e-3'];
+    expect(imagePrice(dalle3, '1024x1024/hd')).toBe(0.08);
+    expect(imagePrice(dalle3, '1792x1024/standard')).toBe(0.08);
+    expect(imagePrice(dalle3, '512x512/standard')).toBe(0.04); // falls back to `image`
+    expect(imagePrice(DEFAULT_PRICING.openai['dall-e-2'], '512x512/standard')).toBe(0.018);
+    expect(
+      computeMediaCost(DEFAULT_PRICING.openai['whisper-1'], {
+        inputTokens: 0,
+        outputTokens: 0,
+        images: 0,
+        audioSeconds: 60,
+      }),
+    ).toBeCloseTo(0.006, 10);
+    expect(
+      computeMediaCost(DEFAULT_PRICING.openai['text-embedding-3-small'], {
+        inputTokens: 1_000_000,
+        outputTokens: 0,
+        images: 0,
+        audioSeconds: 0,
+      }),
+    ).toBeCloseTo(0.02, 10);
+    expect(
+      computeMediaCost(dalle3, {
+        inputTokens: 0,
+        outputTokens: 0,
+        images: 2,
+        imageKey: '1024x1792/hd',
+        audioSeconds: 0,
+      }),
+    ).toBeCloseTo(0.24, 10);
+  });
+
+  it('accepts image:<size>[/<quality>] and audio_second in a PATCH, refuses other shapes', () => {
+    expect(
+      parsePricingPatch({ x: { m: { 'image:1024x1024/hd': 0.1, audio_second: 0.001, image: 1 } } }),
+    ).toEqual({ x: { m: { 'image:1024x1024/hd': 0.1, audio_second: 0.001, image: 1 } } });
+    expect(() => parsePricingPatch({ x: { m: { 'image:big': 1 } } })).toThrow(AppError);
   });
 });
 

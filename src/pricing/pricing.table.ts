@@ -1,8 +1,9 @@
 import { AppError } from '@/common/errors/app-error';
 import {
   PRICE_FIELDS,
+  isPriceField,
+  type MediaUnits,
   type ModelPrice,
-  type PriceField,
   type PricingOverrides,
   type PricingSourceMap,
   type PricingTable,
@@ -30,9 +31,8 @@ function cleanFields(raw: unknown): Partial<ModelPrice> {
   if (!isPlainObject(raw)) {
     return out;
   }
-  for (const f of PRICE_FIELDS) {
-    const v = raw[f];
-    if (isPrice(v)) {
+  for (const [f, v] of Object.entries(raw)) {
+    if (isPriceField(f) && isPrice(v)) {
       out[f] = v;
     }
   }
@@ -198,6 +198,37 @@ export function computeCost(price: ModelPrice, usage: PricingUsage): number {
   return micro / 1e6;
 }
 
+/** USD of one image: `image:<size>/<quality>`, then `image:<size>`, `image:*\/<quality>`, `image`. */
+export function imagePrice(price: ModelPrice, key: string | undefined): number {
+  const [size = '*', quality = '*'] = (key ?? '').split('/');
+  return (
+    price[`image:${size}/${quality}`] ??
+    price[`image:${size}`] ??
+    price[`image:*/${quality}`] ??
+    price.image ??
+    0
+  );
+}
+
+/** USD of a media request: its tokens, plus images at their size/quality price, plus audio seconds. */
+export function computeMediaCost(
+  price: ModelPrice,
+  usage: MediaUnits & { inputTokens: number; outputTokens: number },
+): number {
+  const tokensUsd = computeCost(price, {
+    input: usage.inputTokens,
+    output: usage.outputTokens,
+    cacheRead: 0,
+    cacheCreation: 0,
+    reasoning: 0,
+  });
+  return (
+    tokensUsd +
+    tokens(usage.images) * imagePrice(price, usage.imageKey) +
+    tokens(usage.audioSeconds) * (price.audio_second ?? 0)
+  );
+}
+
 interface FieldError {
   field: string;
   message: string;
@@ -256,18 +287,18 @@ export function parsePricingPatch(body: unknown): PricingOverrides {
       }
       const price: Partial<ModelPrice> = {};
       for (const [name, value] of Object.entries(fields)) {
-        if (!(PRICE_FIELDS as readonly string[]).includes(name)) {
+        if (!isPriceField(name)) {
           errors.push({
             field: `${path}.${name}`,
-            message: `unknown field (allowed: ${PRICE_FIELDS.join(', ')})`,
+            message: `unknown field (allowed: ${PRICE_FIELDS.join(', ')}, image:<size>[/<quality>])`,
           });
         } else if (!isPrice(value)) {
           errors.push({
             field: `${path}.${name}`,
-            message: `must be a number between 0 and ${MAX_PRICE} (USD per 1M tokens)`,
+            message: `must be a number between 0 and ${MAX_PRICE} (USD per 1M tokens, per image or per audio second)`,
           });
         } else {
-          price[name as PriceField] = value;
+          price[name] = value;
         }
       }
       if (Object.keys(fields).length === 0) {

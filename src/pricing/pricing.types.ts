@@ -9,6 +9,12 @@ export interface ModelPrice {
   reasoning?: number;
   /** Cache-creation (cache write) input tokens; `input` when absent. */
   cache_creation?: number;
+  /** USD per generated image when no size/quality entry matches. */
+  image?: number;
+  /** USD per second of transcribed audio. */
+  audio_second?: number;
+  /** USD per image of one size and quality: `image:1024x1024/hd`, `image:1024x1024`, `image:*\/hd`. */
+  [sizeQuality: `image:${string}`]: number | undefined;
 }
 
 /** `{ "<provider>": { "<model>": ModelPrice } }`. */
@@ -34,5 +40,28 @@ export interface PricingUsage {
   reasoning: number;
 }
 
-export const PRICE_FIELDS = ['input', 'output', 'cached', 'reasoning', 'cache_creation'] as const;
-export type PriceField = (typeof PRICE_FIELDS)[number];
+export const PRICE_FIELDS = [
+  'input',
+  'output',
+  'cached',
+  'reasoning',
+  'cache_creation',
+  'image',
+  'audio_second',
+] as const;
+export type PriceField = (typeof PRICE_FIELDS)[number] | `image:${string}`;
+
+/** A per-size/quality image price field: `image:<size>`, `image:<size>/<quality>`, `image:*\/<quality>`. */
+export const IMAGE_FIELD_RE = /^image:(?:\*|\d{2,5}x\d{2,5}|auto)(?:\/(?:\*|[a-z]{1,16}))?$/;
+
+export function isPriceField(name: string): name is PriceField {
+  return (PRICE_FIELDS as readonly string[]).includes(name) || IMAGE_FIELD_RE.test(name);
+}
+
+/** What a media request used besides tokens. */
+export interface MediaUnits {
+  images: number;
+  /** `<size>/<quality>` of the images. */
+  imageKey?: string;
+  audioSeconds: number;
+}

@@ -26,9 +26,12 @@ import { ProviderNode } from './entities/provider-node.entity';
 import {
   NODE_PATHS,
   PROVIDERS,
+  capabilitiesOf,
   findProvider,
   isNodeId,
+  nodeCapability,
   type AuthStyle,
+  type Capability,
   type Dialect,
   type NodeApiType,
   type ProviderDef,
@@ -58,6 +61,7 @@ interface Endpoint {
   auth: AuthStyle;
   dialect: Dialect;
   apiType: string;
+  serves: ReadonlySet<Capability>;
   def?: ProviderDef;
   node?: ProviderNode;
 }
@@ -188,6 +192,8 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
         auth: ep.auth,
         dialect: ep.dialect,
         apiType: ep.apiType,
+        serves: ep.serves,
+        baseUrl: ep.baseUrl.replace(/\/+$/, ''),
         requestHeaders: chatRequestHeaders(ep.auth, apiKey),
         responsesModels: new Set([
           ...(ep.def?.responsesModels ?? []),
@@ -230,6 +236,7 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
         // a `responses` node speaks the Responses protocol: a chat upstream in another dialect
         dialect: anthropic ? 'anthropic' : node.apiType === 'responses' ? 'responses' : 'openai',
         apiType: anthropic || node.apiType === 'responses' ? 'chat' : node.apiType,
+        serves: new Set(anthropic ? ['chat'] : [nodeCapability(node.apiType) ?? 'chat']),
         node,
       };
     }
@@ -244,6 +251,7 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
       auth: def.auth,
       dialect: def.dialect,
       apiType: 'chat',
+      serves: new Set(capabilitiesOf(def)),
       def,
     };
   }
@@ -416,7 +424,8 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
     const signal = AbortSignal.timeout(Math.min(this.env.UPSTREAM_TIMEOUT_MS, 15_000));
     try {
       const res =
-        model && baseOf.auth !== 'x-api-key' // a chat probe body is OpenAI's; Anthropic endpoints list models
+        // a chat probe body is OpenAI's; Anthropic endpoints and speech-to-text services list models
+        model && baseOf.auth !== 'x-api-key' && baseOf.auth !== 'token' && baseOf.auth !== 'raw'
           ? await this.upstream.request({
               url: baseOf.chatUrl,
               headers: {
@@ -753,15 +762,22 @@ export class ProvidersService implements OnModuleInit, OnModuleDestroy {
 /** The human message inside an upstream error body (OpenAI `{error:{message}}` and friends). */
 export function upstreamMessage(text: string): string {
   try {
-    const j = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
+    const j = JSON.parse(text) as {
+      error?: { message?: unknown } | string;
+      message?: unknown;
+      err_msg?: unknown;
+    };
     if (typeof j.error === 'string') {
-      return j.error;
+      return j.error; // xAI, AssemblyAI
     }
     if (j.error && typeof j.error.message === 'string') {
       return j.error.message;
     }
     if (typeof j.message === 'string') {
-      return j.message;
+      return j.message; // Mistral
+    }
+    if (typeof j.err_msg === 'string') {
+      return j.err_msg; // Deepgram
     }
   } catch {
     /* not JSON */

@@ -1,4 +1,4 @@
-import type { AuthStyle, Dialect, ProviderDef } from './registry';
+import type { AuthStyle, Capability, Dialect, ProviderDef } from './registry';
 
 /** A connection ready for the hot path: secret decrypted, URLs built. Held in memory. */
 export interface RoutableConnection {
@@ -12,8 +12,12 @@ export interface RoutableConnection {
   modelsUrl: string;
   auth: AuthStyle;
   dialect: Dialect;
-  /** What the endpoint serves (`chat` for built-in providers). */
+  /** The node's API type (`chat` for built-in providers). */
   apiType: string;
+  /** What this connection can serve: chat, embeddings, images, transcription. */
+  serves: ReadonlySet<Capability>;
+  /** The provider's (or node's) base URL; media endpoints are built from it. */
+  baseUrl: string;
   /** OpenAI-dialect models served only through the Responses API, and where that is. */
   responsesModels: ReadonlySet<string>;
   responsesUrl: string;
@@ -63,6 +67,12 @@ export function authHeaders(auth: AuthStyle, apiKey: string | null): Record<stri
   }
   if (auth === 'x-goog-api-key') {
     return { 'x-goog-api-key': apiKey };
+  }
+  if (auth === 'token') {
+    return { authorization: `Token ${apiKey}` };
+  }
+  if (auth === 'raw') {
+    return { authorization: apiKey };
   }
   return {};
 }

@@ -60,7 +60,7 @@ export class AvailabilityService {
     const out = new Set<string>();
     for (const [providerId, conns] of table.connections) {
       const t = table.targets.get(providerId.toLowerCase());
-      if (!t || conns[0]?.apiType !== 'chat') {
+      if (!t || !conns[0]?.serves.has('chat')) {
         continue;
       }
       for (const c of conns) {

@@ -49,6 +49,40 @@ export class SettingsService implements OnModuleInit, OnModuleDestroy {
     await this.kv.publish(CHANNEL, key).catch(() => undefined);
   }
 
+  /**
+   * Keeps a snapshot of one setting: `apply` gets the stored value now, after any replica changes
+   * it (the change broadcast), and every `refreshMs` as a safety net. Returns the stop function.
+   * A failed read keeps the previous snapshot.
+   */
+  async watch(
+    key: string,
+    apply: (value: unknown) => void,
+    refreshMs = 30_000,
+  ): Promise<() => Promise<void>> {
+    const load = async (): Promise<void> => {
+      try {
+        this.cache.delete(key);
+        apply(await this.get<unknown>(key, undefined));
+      } catch {
+        /* the database is away: keep the last snapshot */
+      }
+    };
+    const unsubscribe = await this.kv
+      .subscribe(CHANNEL, (changed) => {
+        if (changed === key) {
+          setImmediate(() => void load());
+        }
+      })
+      .catch(() => undefined);
+    await load();
+    const timer = setInterval(() => void load(), refreshMs);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await unsubscribe?.();
+    };
+  }
+
   /** Inserts only when absent; true when this call wrote it (used for once-only bootstrap). */
   async setIfAbsent(key: string, value: unknown): Promise<boolean> {
     const rows: unknown[] = await this.repo.query(

@@ -29,6 +29,10 @@ export interface UsageEvent {
   attempt?: number;
   /** USD, from the pricing table (0 when the model has no price). */
   costUsd?: number;
+  /** Images generated (image requests). */
+  images?: number;
+  /** Seconds of audio transcribed (transcription requests). */
+  audioSeconds?: number;
 }
 
 /** One client request (a `call_logs` row): what was asked, what served it, what it cost. */
@@ -66,16 +70,18 @@ export interface CallEvent {
   errorSummary: string | null;
   /** A short excerpt of the last user message; null for `noLog` keys. */
   requestSummary: string | null;
+  images?: number;
+  audioSeconds?: number;
 }
 
 const COLUMNS =
   'id, request_id, created_at, api_key_id, api_key_name, surface, provider, model, connection_id, status, success, stream, ' +
-  'tokens_input, tokens_output, tokens_cache_read, tokens_cache_creation, tokens_reasoning, latency_ms, ttft_ms, error_code, combo, attempt, cost_usd';
+  'tokens_input, tokens_output, tokens_cache_read, tokens_cache_creation, tokens_reasoning, latency_ms, ttft_ms, error_code, combo, attempt, cost_usd, images, audio_seconds';
 const CALL_COLUMNS =
   'id, request_id, created_at, method, path, surface, status, success, stream, requested_model, provider, model, ' +
   'connection_id, account, api_key_id, api_key_name, combo_name, combo_step_id, attempts, cache_source, ' +
   'idempotent_replay, session_id, tokens_input, tokens_output, tokens_cache_read, tokens_cache_creation, ' +
-  'tokens_reasoning, cost_usd, duration_ms, ttft_ms, error_code, error_summary, request_summary';
+  'tokens_reasoning, cost_usd, duration_ms, ttft_ms, error_code, error_summary, request_summary, images, audio_seconds';
 // Columns named on both sides: a column added later keeps its default instead of getting NULL.
 function insertSql(table: string, columns: string): string {
   return (
@@ -287,6 +293,8 @@ export class UsageService implements OnModuleInit, OnModuleDestroy {
         combo: e.combo ?? null,
         attempt: e.attempt ?? 1,
         cost_usd: e.costUsd ?? 0,
+        images: e.images ?? 0,
+        audio_seconds: e.audioSeconds ?? 0,
       }),
     );
   }
@@ -328,6 +336,8 @@ export class UsageService implements OnModuleInit, OnModuleDestroy {
         error_code: cut(c.errorCode, 80),
         error_summary: cut(c.errorSummary, 500),
         request_summary: cut(c.requestSummary, 300),
+        images: c.images ?? 0,
+        audio_seconds: c.audioSeconds ?? 0,
       }),
     );
   }

@@ -24,6 +24,12 @@ import {
   type DialectCodec,
 } from '@/gateway/dialects/codecs';
 import { fromOpenAiUsage } from '@/gateway/dialects/openai-chat/common';
+import {
+  UpstreamStatusError,
+  type MediaSurface,
+  type MediaUsage,
+  type Operation,
+} from '@/gateway/media/operation';
 import { sendJson, type HotRequest } from '@/gateway/http/hot-request';
 import { AccountSelector } from '@/gateway/routing/account-selector';
 import {
@@ -67,6 +73,8 @@ import { parseChatRequest } from './openai-chat.request';
 
 /** The client dialects the chat pipeline serves. */
 export type ChatSurface = 'openai-chat' | 'anthropic' | 'ollama' | 'responses' | 'gemini';
+/** Every surface the pipeline routes: the chat dialects and the media operations. */
+export type Surface = ChatSurface | MediaSurface;
 
 const CLIENT_CODECS: Record<ChatSurface, DialectCodec> = {
   'openai-chat': OPENAI_CHAT,
@@ -75,6 +83,11 @@ const CLIENT_CODECS: Record<ChatSurface, DialectCodec> = {
   responses: RESPONSES,
   gemini: GEMINI,
 };
+
+/** The codec of a chat call's client dialect (media calls never reach the chat paths). */
+function clientCodec(call: ClientCall): DialectCodec {
+  return CLIENT_CODECS[call.surface as ChatSurface];
+}
 
 /** Content type of a streamed answer per client dialect. */
 const STREAM_CONTENT_TYPE: Record<ChatSurface, string> = {
@@ -108,7 +121,9 @@ class RequestAbort extends EventEmitter {
 
 /** What the client asked, in its own dialect. */
 interface ClientCall {
-  surface: ChatSurface;
+  surface: Surface;
+  /** A media request (embeddings, images, transcription): its own upstream exchange. */
+  op?: Operation;
   model: string;
   stream: boolean;
   /** OpenAI clients: a usage chunk in the stream was asked for. */
@@ -151,6 +166,8 @@ interface Ctx {
     ttftMs: number;
     status?: number;
     errorCode?: string | null;
+    /** Images made and audio seconds heard (media requests). */
+    media?: MediaUsage;
   };
   /** An explicit session (header or body id): its account affinity is kept. */
   session?: string;
@@ -174,6 +191,9 @@ const IDEMPOTENT_WAIT_MAX_MS = 60_000;
 
 /** The last user message's text, shortened, for the call log (any dialect). */
 function requestSummary(call: ClientCall): string | null {
+  if (call.op) {
+    return call.op.summary;
+  }
   if (call.canonical) {
     for (let i = call.canonical.messages.length - 1; i >= 0; i--) {
       const m = call.canonical.messages[i];
@@ -218,6 +238,9 @@ const REPLAYED = { 'x-omniroute-response-cost': (0).toFixed(10), 'x-omniroute-at
 
 /** The answer-length cap the client set, in any dialect (null when none). */
 function maxOutputOf(call: ClientCall): number | null {
+  if (call.op) {
+    return 0;
+  }
   if (call.canonical?.maxTokens !== undefined) {
     return call.canonical.maxTokens;
   }
@@ -349,6 +372,26 @@ function categoryFor(status: number): ErrorCategory {
   return 'INVALID_INPUT';
 }
 
+/** An upstream's HTTP failure as the client's error (its status, message and Retry-After). */
+function upstreamStatusError(
+  status: number,
+  text: string,
+  headers: FailureInput['headers'],
+  provider: string,
+): AppError {
+  const retryMs = retryAfterMs(headers ?? {});
+  return new AppError(
+    'UPSTREAM_ERROR',
+    categoryFor(status),
+    `[${status}]: ${upstreamMessage(text)}`,
+    { upstream: { status, provider } },
+    status,
+    (status === 429 || status === 503) && retryMs !== undefined
+      ? { 'retry-after': String(Math.max(1, Math.ceil(retryMs / 1000))) }
+      : undefined,
+  );
+}
+
 function ledgerUsage(
   u: CanonicalUsage,
 ): Pick<
@@ -437,15 +480,33 @@ export class ChatService {
     resilience.onChange((s) => upstream.setConnectTimeout(s.timeouts.connectMs));
   }
 
-  async handle(h: HotRequest, surface: ChatSurface = 'openai-chat'): Promise<void> {
+  /** A chat request in one of the client dialects. */
+  handle(h: HotRequest, surface: ChatSurface = 'openai-chat'): Promise<void> {
+    return this.run(h, surface, () => readCall(surface, h));
+  }
+
+  /** A media request (embeddings, images, transcription) through the same routing and metering. */
+  handleOperation(h: HotRequest, op: Operation): Promise<void> {
+    return this.run(h, op.surface, () => ({
+      surface: op.surface,
+      model: op.model,
+      stream: false,
+      includeUsage: false,
+      body: op.cacheBody ?? {},
+      op,
+    }));
+  }
+
+  private async run(h: HotRequest, surface: Surface, read: () => ClientCall): Promise<void> {
     const principal = h.principal;
     let provider = 'none';
     let deadline: Deadline | undefined;
     let active: Ctx | undefined;
     this.telemetry.begin();
     try {
-      const call = readCall(surface, h);
-      const plan = this.router.plan(call.model, principal);
+      const call = read();
+      const op = call.op;
+      const plan = this.router.plan(call.model, principal, op?.capability ?? 'chat');
       provider = plan.combo ? 'combo' : plan.targets[0].resolved.target.id;
       const settings = this.resilience.current();
       const totalMs = plan.combo?.config.timeoutMs ?? settings.timeouts.totalMs;
@@ -478,33 +539,48 @@ export class ChatService {
         committed: false,
       };
       active = ctx;
-      // Sessions (reference §7.5): the id goes on every answer; a key's maxSessions is enforced
-      // (awaited, atomic across replicas), otherwise the activity is recorded in the background.
-      const session = this.sessions.resolve(h.headers, call.body, call.model);
-      h.baseHeaders['x-omniroute-session-id'] = session.id;
-      const maxSessions = principal.maxSessions ?? null;
-      if (maxSessions) {
-        const t = await this.sessions.touch(session.id, principal.id, maxSessions, session.source);
-        if (!t.ok) {
-          throw t.error;
+      // Sessions (reference §7.5, chat only): the id goes on every answer; a key's maxSessions
+      // is enforced (awaited, atomic across replicas), otherwise the activity is recorded in the
+      // background.
+      if (!op) {
+        const session = this.sessions.resolve(h.headers, call.body, call.model);
+        h.baseHeaders['x-omniroute-session-id'] = session.id;
+        const maxSessions = principal.maxSessions ?? null;
+        if (maxSessions) {
+          const t = await this.sessions.touch(
+            session.id,
+            principal.id,
+            maxSessions,
+            session.source,
+          );
+          if (!t.ok) {
+            throw t.error;
+          }
+        } else {
+          this.sessions.touchLater(session.id, principal.id, session.source);
         }
-      } else {
-        this.sessions.touchLater(session.id, principal.id, session.source);
-      }
-      if (session.source === 'header') {
-        ctx.session = session.id;
-        ctx.sticky = this.sessions.affinity(session.id);
+        if (session.source === 'header') {
+          ctx.session = session.id;
+          ctx.sticky = this.sessions.affinity(session.id);
+        }
       }
       // Key policy: schedule, RPM/RPD/TPM and the budget reservation (settled at the end).
       const single = plan.combo ? undefined : plan.targets[0]?.resolved;
       ctx.reservation = await this.policies.admit(principal, {
         model: call.model,
-        estimatedInputTokens: Math.ceil(
-          (h.raw.headers['content-length'] ? Number(h.raw.headers['content-length']) : 4096) / 4,
-        ),
+        estimatedInputTokens: op
+          ? op.estimatedInputTokens
+          : Math.ceil(
+              (h.raw.headers['content-length'] ? Number(h.raw.headers['content-length']) : 4096) /
+                4,
+            ),
         maxOutputTokens: maxOutputOf(call),
         provider: single?.target.id,
         upstreamModel: single?.upstreamModel,
+        estimatedUsd:
+          op?.estimatedUsd && single
+            ? op.estimatedUsd(single.target.id, single.upstreamModel)
+            : undefined,
       });
       // Idempotency, then the response cache (API.md §1 pipeline order), around the routing.
       const idemKey = this.idempotency.keyOf(h.headers);
@@ -537,13 +613,17 @@ export class ChatService {
         }
       }
       active.finish = finish;
-      const cacheKey = this.cache.keyFor(h.headers, principal.id, {
-        surface,
-        model: call.model,
-        stream: call.stream,
-        body: call.body,
-        temperature: temperatureOf(call),
-      });
+      // media requests: only those with a cache identity (embeddings) are cached
+      const cacheable = !op || op.cacheBody !== undefined;
+      const cacheKey = cacheable
+        ? this.cache.keyFor(h.headers, principal.id, {
+            surface,
+            model: call.model,
+            stream: call.stream,
+            body: call.body,
+            temperature: op ? 0 : temperatureOf(call),
+          })
+        : undefined;
       if (cacheKey) {
         const hit = await this.cache.get(cacheKey.key);
         if (hit) {
@@ -563,7 +643,7 @@ export class ChatService {
           return;
         }
         h.baseHeaders['x-omniroute-cache'] = 'MISS';
-      } else if (!call.stream) {
+      } else if (!call.stream && cacheable) {
         this.cache.bypass();
       }
       const recorder =
@@ -586,8 +666,8 @@ export class ChatService {
       if (active?.progress) {
         clearInterval(active.progress.timer);
       }
-      if (active?.committed && e instanceof AppError) {
-        this.endCommittedStream(h, surface, annotate(e, active.notes));
+      if (active?.committed && e instanceof AppError && !active.call.op) {
+        this.endCommittedStream(h, surface as ChatSurface, annotate(e, active.notes));
       }
       this.observe(
         surface,
@@ -798,7 +878,9 @@ export class ChatService {
       let outcome: Attempt;
       let cls: FailureClass;
       for (let retry = 0; ; retry++) {
-        outcome = await this.attempt(ctx, target, conn);
+        outcome = ctx.call.op
+          ? await this.opAttempt(ctx, ctx.call.op, target, conn)
+          : await this.attempt(ctx, target, conn);
         if (outcome.done) {
           return 'done';
         }
@@ -890,7 +972,7 @@ export class ChatService {
 
   /** One answered request: Prometheus series and the telemetry sample. */
   private observe(
-    surface: ChatSurface,
+    surface: Surface,
     provider: string,
     status: number,
     startedAt: number,
@@ -969,7 +1051,7 @@ export class ChatService {
       }
       return JSON.stringify(body);
     }
-    call.canonical ??= CLIENT_CODECS[call.surface].fromRequest(call.body);
+    call.canonical ??= clientCodec(call).fromRequest(call.body);
     const req: CanonicalRequest = { ...call.canonical, model: upstreamModel, stream: call.stream };
     if (combo && rewrite) {
       applyComboRewrites(req, combo);
@@ -999,7 +1081,7 @@ export class ChatService {
   /** The request's `call_logs` row (off the request path, like the usage rows). */
   private logCall(
     h: HotRequest,
-    surface: ChatSurface,
+    surface: Surface,
     ctx: Ctx | undefined,
     status: number,
     extra: { error?: AppError; cacheSource?: 'cache'; replay?: boolean; model?: string } = {},
@@ -1084,23 +1166,7 @@ export class ChatService {
       this.metrics.observeOverhead(call.surface, ctx.overheadMs / 1000);
     }
     const base = this.usageBase(ctx, target, conn);
-    const fail = (
-      status: number,
-      error: AppError,
-      failure: FailureInput,
-      ttft: number | null = null,
-    ): Attempt => {
-      this.usage.record({
-        ...base,
-        ...ledgerUsage(EMPTY_USAGE),
-        status,
-        success: false,
-        latencyMs: performance.now() - t0,
-        ttftMs: ttft,
-        errorCode: error.code,
-      });
-      return { done: false, error, failure };
-    };
+    const fail = this.failer(base, t0);
     // The total timeout is the request's own deadline timer. undici's timers are coarse (~0.5 s
     // ticks, start backdated a tick): capped at exactly the time left they race the deadline and
     // may turn a total timeout into a first-token/idle failure (which also cools the account).
@@ -1139,19 +1205,7 @@ export class ChatService {
         /* body lost: the status is enough */
       }
       const status = res.statusCode;
-      const retryMs = retryAfterMs(res.headers);
-      const headers =
-        (status === 429 || status === 503) && retryMs !== undefined
-          ? { 'retry-after': String(Math.max(1, Math.ceil(retryMs / 1000))) }
-          : undefined;
-      const err = new AppError(
-        'UPSTREAM_ERROR',
-        categoryFor(status),
-        `[${status}]: ${upstreamMessage(text)}`,
-        { upstream: { status, provider: resolved.target.alias } },
-        status,
-        headers,
-      );
+      const err = upstreamStatusError(status, text, res.headers, resolved.target.alias);
       return fail(status, err, { status, text, headers: res.headers }, ttfb);
     }
 
@@ -1160,13 +1214,13 @@ export class ChatService {
       call.stream &&
       (contentType.includes('text/event-stream') || contentType.includes('ndjson'))
     ) {
-      const clientCodec = CLIENT_CODECS[call.surface];
+      const codecOut = clientCodec(call);
       const pipe: StreamPipe = passThrough
         ? call.surface === 'openai-chat'
           ? new OpenAiPassPipe(!call.includeUsage)
           : new WatchPassPipe(
               codec.decoder(),
-              clientCodec.encoder({
+              codecOut.encoder({
                 id: ctx.h.id,
                 model: resolved.upstreamModel,
                 created: 0,
@@ -1175,7 +1229,7 @@ export class ChatService {
             )
         : new TranslatePipe(
             codec.decoder(),
-            clientCodec.encoder({
+            codecOut.encoder({
               id: ctx.h.id,
               model: resolved.upstreamModel,
               created: Math.floor(Date.now() / 1000),
@@ -1206,7 +1260,7 @@ export class ChatService {
       } else {
         const canonical = codec.fromResponse(JSON.parse(buf.toString('utf8')));
         usage = canonical.usage;
-        payload = Buffer.from(JSON.stringify(CLIENT_CODECS[call.surface].toResponse(canonical)));
+        payload = Buffer.from(JSON.stringify(clientCodec(call).toResponse(canonical)));
       }
     } catch (e) {
       const err =
@@ -1253,6 +1307,134 @@ export class ChatService {
       ctx.overheadMs ?? null,
     );
     return { done: true };
+  }
+
+  /** Records a failed attempt in the ledger and returns it (for the fallback loop). */
+  private failer(
+    base: ReturnType<ChatService['usageBase']>,
+    t0: number,
+  ): (status: number, error: AppError, failure: FailureInput, ttft?: number | null) => Attempt {
+    return (status, error, failure, ttft = null) => {
+      this.usage.record({
+        ...base,
+        ...ledgerUsage(EMPTY_USAGE),
+        status,
+        success: false,
+        latencyMs: performance.now() - t0,
+        ttftMs: ttft,
+        errorCode: error.code,
+      });
+      return { done: false, error, failure };
+    };
+  }
+
+  /**
+   * One account's exchange of a media request (embeddings, images, transcription): the operation
+   * talks to the upstream in its native protocol and answers in OpenAI's shape; failures are
+   * classified and fall back exactly like a chat attempt's.
+   */
+  private async opAttempt(
+    ctx: Ctx,
+    op: Operation,
+    target: Target,
+    conn: RoutableConnection,
+  ): Promise<Attempt> {
+    const { abort } = ctx;
+    const { resolved } = target;
+    const alias = resolved.target.alias;
+    ctx.attempts++;
+    const t0 = performance.now();
+    if (ctx.attempts === 1) {
+      ctx.overheadMs = t0 - ctx.h.startedAt;
+      this.metrics.observeOverhead(op.surface, ctx.overheadMs / 1000);
+    }
+    const base = this.usageBase(ctx, target, conn);
+    const fail = this.failer(base, t0);
+    const left = Math.max(1, ctx.deadline - t0) + 1000;
+    const timeouts = ctx.settings.timeouts;
+    let answer;
+    try {
+      answer = await op.execute({
+        conn,
+        upstreamModel: resolved.upstreamModel,
+        signal: abort,
+        headersTimeout: Math.min(timeouts.firstTokenMs, left),
+        bodyTimeout: Math.min(timeouts.streamIdleMs, left),
+        deadline: ctx.deadline,
+      });
+    } catch (e) {
+      if (abort.aborted) {
+        return this.abortedAttempt(ctx, fail);
+      }
+      const ttfb = performance.now() - t0;
+      if (e instanceof UpstreamStatusError) {
+        const err = upstreamStatusError(e.status, e.text, e.headers, alias);
+        return fail(e.status, err, { status: e.status, text: e.text, headers: e.headers }, ttfb);
+      }
+      if (e instanceof AppError) {
+        // an answer the gateway cannot read (5xx), or a request this provider cannot serve (4xx)
+        return fail(
+          e.status,
+          e,
+          e.status >= 500
+            ? { status: 0, transport: 'invalid-response' }
+            : { status: e.status, text: e.message },
+          ttfb,
+        );
+      }
+      const err = transportError(e, alias);
+      return fail(err.status, err, { status: 0, transport: transportKind(e, true) });
+    }
+    const latency = performance.now() - t0;
+    const m = answer.usage;
+    const usage: CanonicalUsage = {
+      ...EMPTY_USAGE,
+      inputTokens: m.inputTokens,
+      outputTokens: m.outputTokens,
+    };
+    const cost = this.mediaCost(target, conn, m);
+    this.usage.record({
+      ...base,
+      ...ledgerUsage(usage),
+      images: m.images,
+      audioSeconds: m.audioSeconds,
+      status: 200,
+      success: true,
+      latencyMs: latency,
+      ttftMs: latency,
+      errorCode: null,
+      costUsd: cost,
+    });
+    ctx.outcome = { target, conn, usage, cost, ttftMs: latency, media: m };
+    this.served(ctx, target, conn, usage, latency);
+    sendJson(ctx.h, 200, typeof answer.body === 'string' ? Buffer.from(answer.body) : answer.body, {
+      'content-type': answer.contentType,
+      ...this.metaHeaders(ctx, target, conn),
+      'x-omniroute-latency-ms': String(Math.round(performance.now() - ctx.h.startedAt)),
+      'x-omniroute-tokens-in': String(usage.inputTokens),
+      'x-omniroute-tokens-out': String(usage.outputTokens),
+      'x-omniroute-response-cost': cost.toFixed(10),
+    });
+    this.observe(
+      op.surface,
+      conn.provider,
+      200,
+      ctx.h.startedAt,
+      resolved.qualified,
+      latency,
+      ctx.overheadMs ?? null,
+    );
+    return { done: true };
+  }
+
+  /** USD of a media answer: tokens, images by size/quality, audio seconds. */
+  private mediaCost(target: Target, conn: RoutableConnection, m: MediaUsage): number {
+    const price = this.pricing.priceOf(
+      conn.provider,
+      target.resolved.upstreamModel,
+      target.resolved.target.alias,
+    );
+    return price ? this.pricing.mediaCost(price, m) : 0;
   }
 
   private countTokens(ctx: Ctx, target: Target, conn: RoutableConnection, u: CanonicalUsage): void {
@@ -1304,7 +1486,7 @@ export class ChatService {
       ctx.h.headers['x-omniroute-progress'] === 'true' && ctx.call.surface !== 'ollama';
     raw.writeHead(200, {
       ...ctx.h.baseHeaders,
-      'content-type': STREAM_CONTENT_TYPE[ctx.call.surface],
+      'content-type': STREAM_CONTENT_TYPE[ctx.call.surface as ChatSurface],
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',

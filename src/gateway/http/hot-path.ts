@@ -11,7 +11,10 @@ import { MetricsService } from '@/common/metrics/metrics.service';
 import { Env } from '@/config/env.schema';
 import { ChatService } from '@/gateway/chat/chat.service';
 import { CountTokensService } from '@/gateway/chat/count-tokens.service';
+import { MediaService } from '@/gateway/media/media.service';
 import { ModelsService } from '@/gateway/models.service';
+import { scopeModel } from '@/gateway/routing/provider-scope';
+import { ProvidersService } from '@/providers/providers.service';
 import { sendJson, type HotRequest } from './hot-request';
 
 /** Client-API paths and their aliases (reference §1.1). */
@@ -19,6 +22,17 @@ export const CHAT_PATHS = ['/v1/chat/completions', '/chat/completions', '/v1/v1/
 export const MODELS_PATHS = ['/v1/models', '/models', '/v1/v1/models'];
 export const MESSAGES_PATHS = ['/v1/messages', '/v1/v1/messages'];
 export const OLLAMA_CHAT_PATHS = ['/v1/api/chat', '/api/chat'];
+export const EMBEDDINGS_PATHS = ['/v1/embeddings', '/embeddings', '/v1/v1/embeddings'];
+export const IMAGES_PATHS = [
+  '/v1/images/generations',
+  '/images/generations',
+  '/v1/v1/images/generations',
+];
+export const TRANSCRIPTION_PATHS = [
+  '/v1/audio/transcriptions',
+  '/audio/transcriptions',
+  '/v1/v1/audio/transcriptions',
+];
 /** Responses API and its aliases; `/codex/...` is Codex CLI's (reference §1.1). */
 export const RESPONSES_PATHS = [
   '/v1/responses',
@@ -32,10 +46,25 @@ type Route = {
   method: 'GET' | 'POST';
   /** The dialect its errors are rendered in. */
   dialect: 'openai' | 'anthropic' | 'ollama' | 'gemini';
+  /** The POST body: JSON (default) or the raw multipart bytes. */
+  body?: 'json' | 'multipart';
   handle: (h: HotRequest) => Promise<void> | void;
 };
 
 const GEMINI_ROUTE = /^(?:\/api)?\/v1beta\/models\/(.+):(generateContent|streamGenerateContent)$/;
+/** Reference §2.11: `/v1/providers/{provider}/chat/completions|embeddings|images/generations`. */
+const PROVIDER_ROUTE =
+  /^\/v1\/providers\/([^/]+)\/(chat\/completions|embeddings|images\/generations)$/;
+
+function unsupportedType(type: string, want: string): AppError {
+  return new AppError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    'INVALID_INPUT',
+    `Unsupported Content-Type "${type || 'none'}": send ${want}`,
+    undefined,
+    415,
+  );
+}
 
 function safeDecode(s: string): string {
   try {
@@ -86,6 +115,8 @@ export class HotPath implements OnModuleInit {
     private readonly chat: ChatService,
     private readonly countTokens: CountTokensService,
     private readonly models: ModelsService,
+    private readonly media: MediaService,
+    private readonly providers: ProvidersService,
     private readonly metrics: MetricsService,
     env: Env,
   ) {
@@ -151,35 +182,108 @@ export class HotPath implements OnModuleInit {
       },
     });
     for (const p of MODELS_PATHS) {
+      this.routes.set(
+        p,
+        this.listRoute((h) => this.models.list(h.principal)),
+      );
+    }
+    for (const p of EMBEDDINGS_PATHS) {
       this.routes.set(p, {
-        method: 'GET',
+        method: 'POST',
         dialect: 'openai',
-        handle: (h) => {
-          sendJson(h, 200, this.models.list(h.principal));
-          this.metrics.recordRequest(
-            'models',
-            'none',
-            200,
-            (performance.now() - h.startedAt) / 1000,
-          );
-        },
+        handle: (h) => this.media.embeddings(h),
+      });
+      this.routes.set(
+        `GET ${p}`,
+        this.listRoute((h) => this.models.embeddingModels(h.principal)),
+      );
+    }
+    for (const p of IMAGES_PATHS) {
+      this.routes.set(p, {
+        method: 'POST',
+        dialect: 'openai',
+        handle: (h) => this.media.images(h),
+      });
+      this.routes.set(
+        `GET ${p}`,
+        this.listRoute((h) => this.models.imageModels(h.principal)),
+      );
+    }
+    for (const p of TRANSCRIPTION_PATHS) {
+      this.routes.set(p, {
+        method: 'POST',
+        dialect: 'openai',
+        body: 'multipart',
+        handle: (h) => this.media.transcription(h),
       });
     }
     this.slot.handler = (req, res) => this.dispatch(req, res);
   }
 
+  /** A GET answering one model list. */
+  private listRoute(list: (h: HotRequest) => unknown): Route {
+    return {
+      method: 'GET',
+      dialect: 'openai',
+      handle: (h) => {
+        sendJson(h, 200, list(h));
+        this.metrics.recordRequest('models', 'none', 200, (performance.now() - h.startedAt) / 1000);
+      },
+    };
+  }
+
+  /**
+   * `/v1/providers/{provider}/...` (reference §2.11, API.md §1): the model gets the provider's
+   * prefix when it has none; a model prefixed with another provider is a 400. Then the request is
+   * the same as on the unscoped path.
+   */
+  private scoped(kind: string): Route {
+    const handle: Record<string, (h: HotRequest) => Promise<void>> = {
+      'chat/completions': (h) => this.chat.handle(h, 'openai-chat'),
+      embeddings: (h) => this.media.embeddings(h),
+      'images/generations': (h) => this.media.images(h),
+    };
+    return {
+      method: 'POST',
+      dialect: 'openai',
+      handle: (h) => {
+        const body = h.body as { model?: unknown } | undefined;
+        if (
+          body &&
+          typeof body === 'object' &&
+          !Array.isArray(body) &&
+          typeof body.model === 'string'
+        ) {
+          body.model = scopeModel(body.model, h.params.provider, this.providers.routing());
+        } else {
+          // unknown provider first, then the surface's own "Missing model"
+          scopeModel('', h.params.provider, this.providers.routing());
+        }
+        return handle[kind](h);
+      },
+    };
+  }
+
   private dispatch(req: IncomingMessage, res: ServerResponse): boolean {
     const { path, search } = normalisePath(req.url ?? '/');
-    let route = this.routes.get(path);
+    let route =
+      req.method === 'GET'
+        ? (this.routes.get(`GET ${path}`) ?? this.routes.get(path))
+        : this.routes.get(path);
     let params: Record<string, string> = {};
     if (!route) {
       // Gemini: /v1beta/models/{model}:generateContent | :streamGenerateContent (also under /api)
       const m = GEMINI_ROUTE.exec(path);
-      if (!m) {
+      const p = m ? null : PROVIDER_ROUTE.exec(path);
+      if (m) {
+        route = this.geminiGenerate;
+        params = { model: safeDecode(m[1]), stream: String(m[2] === 'streamGenerateContent') };
+      } else if (p) {
+        route = this.scoped(p[2]);
+        params = { provider: safeDecode(p[1]) };
+      } else {
         return false;
       }
-      route = this.geminiGenerate;
-      params = { model: safeDecode(m[1]), stream: String(m[2] === 'streamGenerateContent') };
     }
     const cors = this.cors.headersFor(req.headers.origin);
     if (req.method === 'OPTIONS' && cors) {
@@ -229,7 +333,7 @@ export class HotPath implements OnModuleInit {
     try {
       h.principal = await this.auth.authenticate(h.headers, h.query);
       if (route.method === 'POST') {
-        h.body = await this.readJson(h);
+        h.body = route.body === 'multipart' ? await this.readMultipart(h) : await this.readJson(h);
       }
       await route.handle(h);
     } catch (e) {
@@ -264,19 +368,40 @@ export class HotPath implements OnModuleInit {
   }
 
   /** Reads and parses a JSON body (size-limited); an empty body is `undefined`. */
-  private readJson(h: HotRequest): Promise<unknown> {
+  private async readJson(h: HotRequest): Promise<unknown> {
     const type = (h.headers['content-type'] ?? '').toLowerCase();
     if (!type.startsWith('application/json') && !/^application\/[a-z0-9.+-]*\+json/.test(type)) {
-      return Promise.reject(
-        new AppError(
-          'UNSUPPORTED_MEDIA_TYPE',
-          'INVALID_INPUT',
-          `Unsupported Content-Type "${type || 'none'}": send application/json`,
-          undefined,
-          415,
-        ),
+      throw unsupportedType(type, 'application/json');
+    }
+    const raw = await this.readBody(h);
+    if (raw.length === 0) {
+      return undefined;
+    }
+    try {
+      return safeJsonParse(raw.toString('utf8'), undefined, {
+        protoAction: 'error',
+        constructorAction: 'error',
+      });
+    } catch (e) {
+      throw new AppError(
+        'INVALID_JSON',
+        'INVALID_INPUT',
+        `Invalid JSON body: ${(e as Error).message}`,
       );
     }
+  }
+
+  /** The raw bytes of a multipart/form-data body (size-limited; parsed by the handler). */
+  private readMultipart(h: HotRequest): Promise<Buffer> {
+    const type = (h.headers['content-type'] ?? '').toLowerCase();
+    if (!type.startsWith('multipart/form-data')) {
+      return Promise.reject(unsupportedType(type, 'multipart/form-data'));
+    }
+    return this.readBody(h);
+  }
+
+  /** The whole body, refused with 413 past MAX_BODY_SIZE_MB (declared or streamed). */
+  private readBody(h: HotRequest): Promise<Buffer> {
     const declared = Number(h.headers['content-length'] ?? 0);
     if (declared > this.bodyLimit) {
       return Promise.reject(this.tooLarge());
@@ -300,26 +425,7 @@ export class HotPath implements OnModuleInit {
         if (size > this.bodyLimit) {
           return;
         }
-        if (size === 0) {
-          resolve(undefined);
-          return;
-        }
-        const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)).toString(
-          'utf8',
-        );
-        try {
-          resolve(
-            safeJsonParse(text, undefined, { protoAction: 'error', constructorAction: 'error' }),
-          );
-        } catch (e) {
-          reject(
-            new AppError(
-              'INVALID_JSON',
-              'INVALID_INPUT',
-              `Invalid JSON body: ${(e as Error).message}`,
-            ),
-          );
-        }
+        resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
       });
     });
   }

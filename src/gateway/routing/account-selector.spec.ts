@@ -40,6 +40,8 @@ function conn(id: string, over: Partial<RoutableConnection> = {}): RoutableConne
     auth: 'bearer',
     dialect: 'openai',
     apiType: 'chat',
+    serves: new Set(['chat'] as const),
+    baseUrl: 'https://example.test/v1',
     requestHeaders: { json: {}, stream: {} },
     responsesModels: new Set<string>(),
     responsesUrl: '',

@@ -48,6 +48,8 @@ function conn(provider: string, models: string[]): RoutableConnection {
     auth: 'bearer',
     dialect: 'openai',
     apiType: 'chat',
+    serves: new Set(['chat'] as const),
+    baseUrl: 'https://example.test/v1',
     requestHeaders: { json: {}, stream: {} },
     responsesModels: new Set<string>(),
     responsesUrl: '',

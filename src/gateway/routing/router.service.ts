@@ -4,14 +4,34 @@ import type { Principal } from '@/common/guards/api-key.auth';
 import { KV_STORE, type KvStore } from '@/common/kv/kv-store';
 import type { Combo } from '@/combos/combo.types';
 import { CombosService } from '@/combos/combos.service';
+import { AliasesService } from '@/models/aliases.service';
 import { PricingService } from '@/pricing/pricing.service';
 import { ProvidersService } from '@/providers/providers.service';
+import { capabilitiesOf, type Capability } from '@/providers/registry';
 import type { RoutableConnection, RoutingTable } from '@/providers/routing-table';
 import { PICK_LEAST_USED } from '@/resilience/kv-scripts';
 import { LatencyStats } from '@/resilience/latency-stats.service';
 import { byKey, leastUsedOrder, rotate, shuffle, weightedOrder } from './combo-order';
 import { isModelAllowed } from './model-allowlist';
 import { resolveModel, type ResolvedModel } from './model-resolver';
+
+const CAPABILITY_LABEL: Record<Capability, string> = {
+  chat: 'chat',
+  embeddings: 'embeddings',
+  images: 'image generation',
+  transcription: 'audio transcription',
+};
+
+/** What the target serves: its connections' capabilities, else the built-in provider's. */
+function servesOf(
+  resolved: ResolvedModel,
+  candidates: RoutableConnection[] | undefined,
+): ReadonlySet<Capability> | undefined {
+  if (candidates?.length) {
+    return candidates[0].serves;
+  }
+  return resolved.target.def ? new Set(capabilitiesOf(resolved.target.def)) : undefined;
+}
 
 /** One provider/model the request may be served by, with the accounts that can serve it. */
 export interface PlannedTarget {
@@ -53,36 +73,52 @@ export class RouterService {
     private readonly combos: CombosService,
     private readonly pricing: PricingService,
     private readonly latency: LatencyStats,
+    private readonly aliases: AliasesService,
     @Inject(KV_STORE) private readonly kv: KvStore,
   ) {}
 
   /** Resolves the model; bad or unknown models and forbidden ones throw 4xx errors. */
-  plan(model: string, principal: Principal, apiType = 'chat'): RoutePlan {
+  plan(requested: string, principal: Principal, capability: Capability = 'chat'): RoutePlan {
     const table = this.providers.routing();
-    const combo = this.combos.byModel(model);
+    let model = requested;
+    let combo = this.combos.byModel(model);
+    if (!combo && !model.includes('/')) {
+      // a model alias (reference §4.5): names a provider/model or a combo
+      const alias = this.aliases.resolve(model);
+      if (alias) {
+        model = alias.target;
+        combo = this.combos.byModel(model);
+      }
+    }
     if (combo) {
-      if (!isModelAllowed(principal.allowedModels, model, combo.name)) {
+      if (
+        !isModelAllowed(principal.allowedModels, requested, combo.name) &&
+        !isModelAllowed(principal.allowedModels, model, combo.name)
+      ) {
         throw AppError.forbidden(
-          `Model "${model}" is not allowed for this API key`,
+          `Model "${requested}" is not allowed for this API key`,
           'MODEL_NOT_ALLOWED',
         );
       }
-      return this.comboPlan(combo, table, principal, apiType);
+      return this.comboPlan(combo, table, principal, capability);
     }
     const resolved = resolveModel(model, table);
-    if (!isModelAllowed(principal.allowedModels, model, resolved.qualified)) {
+    if (
+      !isModelAllowed(principal.allowedModels, requested, resolved.qualified) &&
+      !isModelAllowed(principal.allowedModels, model, resolved.qualified)
+    ) {
       throw AppError.forbidden(
-        `Model "${model}" is not allowed for this API key`,
+        `Model "${requested}" is not allowed for this API key`,
         'MODEL_NOT_ALLOWED',
       );
     }
     const candidates = this.candidates(table, resolved, principal);
-    const kind = candidates?.[0];
-    if (kind && kind.apiType !== apiType) {
+    const serves = servesOf(resolved, candidates);
+    if (serves && !serves.has(capability)) {
       throw new AppError(
         'UNSUPPORTED_PROVIDER',
         'INVALID_INPUT',
-        `Provider "${resolved.target.alias}" is a ${kind.apiType} endpoint, not a ${apiType} endpoint`,
+        `Provider "${resolved.target.alias}" does not serve ${CAPABILITY_LABEL[capability]} (it serves ${[...serves].map((c) => CAPABILITY_LABEL[c]).join(', ') || 'nothing'})`,
         { param: 'model' },
       );
     }
@@ -111,7 +147,7 @@ export class RouterService {
     combo: Combo,
     table: RoutingTable,
     principal: Principal,
-    apiType: string,
+    capability: Capability,
   ): RoutePlan {
     const targets: PlannedTarget[] = [];
     const unresolved: UnresolvedTarget[] = [];
@@ -137,11 +173,11 @@ export class RouterService {
         });
         continue;
       }
-      if (candidates[0].apiType !== apiType) {
+      if (!candidates[0].serves.has(capability)) {
         unresolved.push({
           model: t.model,
           stepId: t.stepId,
-          reason: `provider ${resolved.target.alias} is a ${candidates[0].apiType} endpoint`,
+          reason: `provider ${resolved.target.alias} does not serve ${CAPABILITY_LABEL[capability]}`,
         });
         continue;
       }
