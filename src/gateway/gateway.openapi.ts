@@ -272,4 +272,154 @@ export function addGatewayPaths(doc: OpenAPIObject): void {
       },
     },
   };
+  const list = (operationId: string, summary: string) => ({
+    operationId,
+    tags: ['client-api'],
+    summary,
+    security,
+    responses: {
+      '200': answer(
+        '`{object:"list", data:[{id, object:"model", owned_by, type, …}]}`',
+        'application/json',
+      ),
+      '401': openAiError,
+    },
+  });
+  const mediaErrors = {
+    ...errors('OpenAI-style error'),
+    '415': { description: 'Wrong Content-Type' },
+    '422': { description: 'The provider could not process the input' },
+    '503': { description: 'Every account cooling down / circuit open' },
+  };
+  doc.paths['/v1/embeddings'] = {
+    post: {
+      operationId: 'Embeddings_create',
+      tags: ['client-api'],
+      summary:
+        'Embeddings (OpenAI shape). Providers: OpenAI, Nebius, Mistral, Together, Fireworks, NVIDIA, embeddings nodes; combos and aliases work',
+      description:
+        "`input` is a string, an array of strings or token arrays; `encoding_format` float|base64 (base64 is encoded by the gateway when the provider only sends floats); `dimensions` is mapped to the provider's own field. Deterministic answers are served by the response cache.",
+      security,
+      requestBody: body('OpenAI embeddings request', ['model', 'input'], {
+        model: 'openai/text-embedding-3-small',
+        input: ['first text', 'second text'],
+        encoding_format: 'float',
+      }),
+      responses: {
+        '200': answer(
+          '`{object:"list", data:[{object, index, embedding}], model, usage}`',
+          'application/json',
+        ),
+        ...mediaErrors,
+      },
+    },
+    get: list(
+      'Embeddings_models',
+      'The embedding models this key may use (`type:"embedding"`, `dimensions`)',
+    ),
+  };
+  doc.paths['/v1/images/generations'] = {
+    post: {
+      operationId: 'Images_generate',
+      tags: ['client-api'],
+      summary:
+        'Image generation (OpenAI shape). Providers: OpenAI (dall-e, gpt-image), xAI (Grok), Together (FLUX), Fireworks (FLUX)',
+      description:
+        '`prompt` required; `n` 1–10, `size` WxH or auto, `quality`, `response_format` url|b64_json. A provider that only returns base64 answers a `url` request with a `data:` URL.',
+      security,
+      requestBody: body('OpenAI image request', ['model', 'prompt'], {
+        model: 'openai/dall-e-3',
+        prompt: 'A lighthouse at dawn',
+        size: '1024x1024',
+        response_format: 'b64_json',
+      }),
+      responses: {
+        '200': answer('`{created, data:[{url | b64_json, revised_prompt?}]}`', 'application/json'),
+        ...mediaErrors,
+      },
+    },
+    get: list(
+      'Images_models',
+      'The image models this key may use (`type:"image"`, `supported_sizes`)',
+    ),
+  };
+  doc.paths['/v1/audio/transcriptions'] = {
+    post: {
+      operationId: 'Audio_transcriptions',
+      tags: ['client-api'],
+      summary:
+        'Speech to text (multipart). Providers: OpenAI-compatible (whisper, gpt-4o-transcribe, Groq), Deepgram (nova-3), AssemblyAI (best)',
+      security,
+      requestBody: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: {
+              type: 'object',
+              required: ['file', 'model'],
+              properties: {
+                file: {
+                  type: 'string',
+                  format: 'binary',
+                  description:
+                    'mp3 mp4 mpeg mpga m4a wav webm flac ogg oga; at most MAX_BODY_SIZE_MB',
+                },
+                model: { type: 'string', example: 'deepgram/nova-3' },
+                language: { type: 'string' },
+                prompt: { type: 'string' },
+                response_format: {
+                  type: 'string',
+                  enum: ['json', 'text', 'verbose_json', 'srt', 'vtt'],
+                },
+                temperature: { type: 'number' },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        '200': {
+          description:
+            'json: `{text, task, language, duration}`; text: the transcript; verbose_json: + segments, words',
+          content: {
+            'application/json': { schema: { type: 'object', additionalProperties: true } },
+            'text/plain': { schema: { type: 'string' } },
+          },
+        },
+        ...mediaErrors,
+      },
+    },
+  };
+  doc.paths['/v1/providers/{provider}/{operation}'] = {
+    post: {
+      operationId: 'Provider_scoped',
+      tags: ['client-api'],
+      summary:
+        "One provider's chat/completions, embeddings or images/generations: an unprefixed model gets the provider's prefix; another provider's model is a 400",
+      security,
+      parameters: [
+        {
+          name: 'provider',
+          in: 'path',
+          required: true,
+          schema: { type: 'string' },
+          example: 'openai',
+        },
+        {
+          name: 'operation',
+          in: 'path',
+          required: true,
+          schema: {
+            type: 'string',
+            enum: ['chat/completions', 'embeddings', 'images/generations'],
+          },
+        },
+      ],
+      requestBody: body("The unscoped route's body", ['model'], {
+        model: 'text-embedding-3-small',
+        input: 'hello',
+      }),
+      responses: { '200': answer('As the unscoped route'), ...mediaErrors },
+    },
+  };
 }

@@ -64,8 +64,10 @@ describe('/api/pricing', () => {
     });
     expect(ops('/api/pricing/defaults')).toEqual({ get: 'Pricing_defaults' });
     expect(Object.keys(doc.components.schemas.ModelPriceDto.properties ?? {}).sort()).toEqual([
+      'audio_second',
       'cache_creation',
       'cached',
+      'image',
       'input',
       'output',
       'reasoning',

@@ -20,6 +20,21 @@ export class ModelPriceDto {
 
   @ApiPropertyOptional({ minimum: 0, description: 'Cache writes; input if absent' })
   cache_creation?: number;
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    example: 0.04,
+    description:
+      'USD per generated image when no `image:<size>[/<quality>]` field matches (e.g. `"image:1024x1024/hd": 0.08`, `"image:*/hd"`)',
+  })
+  image?: number;
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    example: 0.0001,
+    description: 'USD per second of transcribed audio',
+  })
+  audio_second?: number;
 }
 
 /** A `PATCH /api/pricing` entry: any subset of the fields, laid over the current price. */
@@ -38,6 +53,15 @@ export class ModelPricePatchDto {
 
   @ApiPropertyOptional({ minimum: 0 })
   cache_creation?: number;
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    description: 'Per image; `image:<size>[/<quality>]` fields too',
+  })
+  image?: number;
+
+  @ApiPropertyOptional({ minimum: 0, description: 'Per second of audio' })
+  audio_second?: number;
 }
 
 /** `{ "<provider>": { "<model>": <item> } }`. */
