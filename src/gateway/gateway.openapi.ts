@@ -390,36 +390,35 @@ export function addGatewayPaths(doc: OpenAPIObject): void {
       },
     },
   };
-  doc.paths['/v1/providers/{provider}/{operation}'] = {
+  const scoped = (operation: string, example: Record<string, unknown>) => ({
     post: {
-      operationId: 'Provider_scoped',
+      operationId: `Provider_scoped_${operation.replace('/', '_')}`,
       tags: ['client-api'],
-      summary:
-        "One provider's chat/completions, embeddings or images/generations: an unprefixed model gets the provider's prefix; another provider's model is a 400",
+      summary: `One provider's ${operation}: an unprefixed model gets the provider's prefix; another provider's model is a 400`,
       security,
       parameters: [
         {
           name: 'provider',
-          in: 'path',
+          in: 'path' as const,
           required: true,
           schema: { type: 'string' },
           example: 'openai',
         },
-        {
-          name: 'operation',
-          in: 'path',
-          required: true,
-          schema: {
-            type: 'string',
-            enum: ['chat/completions', 'embeddings', 'images/generations'],
-          },
-        },
       ],
-      requestBody: body("The unscoped route's body", ['model'], {
-        model: 'text-embedding-3-small',
-        input: 'hello',
-      }),
-      responses: { '200': answer('As the unscoped route'), ...mediaErrors },
+      requestBody: body(`As /v1/${operation}`, ['model'], example),
+      responses: { '200': answer(`As /v1/${operation}`), ...mediaErrors },
     },
-  };
+  });
+  doc.paths['/v1/providers/{provider}/chat/completions'] = scoped('chat/completions', {
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'Hello' }],
+  });
+  doc.paths['/v1/providers/{provider}/embeddings'] = scoped('embeddings', {
+    model: 'text-embedding-3-small',
+    input: 'hello',
+  });
+  doc.paths['/v1/providers/{provider}/images/generations'] = scoped('images/generations', {
+    model: 'dall-e-3',
+    prompt: 'a lighthouse',
+  });
 }

@@ -461,7 +461,7 @@ describe('node kinds', () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
-      /embeddings endpoint/,
+      /does not serve chat \(it serves embeddings\)/,
     );
   });
 });

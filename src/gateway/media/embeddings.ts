@@ -14,6 +14,8 @@ export interface EmbeddingsRequest {
 }
 
 const MAX_INPUTS = 2048;
+/** The request fields Mistral's embeddings API accepts besides model and input. */
+const MISTRAL_FIELDS = ['output_dimension', 'output_dtype'];
 
 function isTokenArray(v: unknown): v is number[] {
   return Array.isArray(v) && v.length > 0 && v.every((t) => Number.isInteger(t) && t >= 0);
@@ -123,11 +125,17 @@ export function embeddingsUpstreamBody(
     return { body, encodeBase64: false };
   }
   if (flavor === 'mistral') {
-    // Mistral: `output_dimension`, floats by default, and no unknown fields
-    if (req.dimensions !== undefined) {
-      body.output_dimension = req.dimensions;
+    // Mistral refuses unknown fields (422): only its own, `dimensions` as `output_dimension`
+    const own: Record<string, unknown> = { model: upstreamModel, input: req.input };
+    for (const k of MISTRAL_FIELDS) {
+      if (req.extra[k] !== undefined) {
+        own[k] = req.extra[k];
+      }
     }
-    return { body, encodeBase64: wantsBase64 };
+    if (req.dimensions !== undefined) {
+      own.output_dimension = req.dimensions;
+    }
+    return { body: own, encodeBase64: wantsBase64 };
   }
   body.encoding_format = 'float';
   if (req.dimensions !== undefined) {

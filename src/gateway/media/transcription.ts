@@ -105,7 +105,9 @@ export async function parseTranscriptionForm(
   const name = file.name || 'audio';
   let ext = extensionOf(name);
   if (!AUDIO_EXTENSIONS.includes(ext)) {
-    const byType = Object.entries(MIME_BY_EXT).find(([, m]) => m === file.type)?.[0];
+    // `audio/webm;codecs=opus` (a browser MediaRecorder blob) is audio/webm
+    const mime = file.type.split(';')[0].trim().toLowerCase();
+    const byType = Object.entries(MIME_BY_EXT).find(([, m]) => m === mime)?.[0];
     if (!byType) {
       throw invalid(
         `Unsupported audio file '${name}'${file.type ? ` (${file.type})` : ''}: use one of ${AUDIO_EXTENSIONS.join(', ')}`,
@@ -160,7 +162,7 @@ export function wavSeconds(b: Buffer): number | undefined {
   for (let off = 12; off + 8 <= b.length;) {
     const id = b.toString('latin1', off, off + 4);
     const size = b.readUInt32LE(off + 4);
-    if (id === 'fmt ' && off + 16 <= b.length) {
+    if (id === 'fmt ' && off + 20 <= b.length) {
       byteRate = b.readUInt32LE(off + 8 + 8);
     } else if (id === 'data') {
       const bytes = Math.min(size, b.length - off - 8);

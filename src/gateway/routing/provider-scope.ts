@@ -18,6 +18,8 @@ export function scopeModel(model: string, provider: string, table: RoutingTable)
   if (!model) {
     return model;
   }
+  // the prefix that routes to THIS provider (a node prefix may shadow a built-in alias)
+  const own = table.targets.get(target.alias.toLowerCase()) === target ? target.alias : target.id;
   const slash = model.indexOf('/');
   if (slash > 0) {
     const prefix = model.slice(0, slash).toLowerCase();
@@ -26,7 +28,7 @@ export function scopeModel(model: string, provider: string, table: RoutingTable)
       prefix === target.id.toLowerCase() ||
       prefix === provider.toLowerCase()
     ) {
-      return `${target.alias}/${model.slice(slash + 1)}`;
+      return `${own}/${model.slice(slash + 1)}`;
     }
     const other = table.targets.get(prefix);
     if (other && other.id !== target.id) {
@@ -38,5 +40,5 @@ export function scopeModel(model: string, provider: string, table: RoutingTable)
       );
     }
   }
-  return `${target.alias}/${model}`;
+  return `${own}/${model}`;
 }
