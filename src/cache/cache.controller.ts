@@ -39,6 +39,19 @@ export class CacheConfigDoc {
   @ApiProperty({ example: 16777216 }) maxBytes!: number;
   @ApiProperty({ example: 262144 }) maxBodyBytes!: number;
   @ApiProperty({ example: 5000 }) idempotencyWindowMs!: number;
+  @ApiProperty({ description: 'Semantic mode (off by default)' }) semanticEnabled!: boolean;
+  @ApiProperty({
+    example: 'openai/text-embedding-3-small',
+    description: 'Embedding model used through the gateway’s own /v1/embeddings',
+  })
+  semanticModel!: string;
+  @ApiProperty({ example: 0.95, minimum: 0.5, maximum: 1 }) semanticThreshold!: number;
+  @ApiProperty({
+    example: 200,
+    description: 'Conversations kept per key, dialect, model, parameters',
+  })
+  semanticMaxEntries!: number;
+  @ApiProperty({ example: 3000 }) semanticTimeoutMs!: number;
 }
 
 class CacheOverviewResponse {

@@ -23,6 +23,16 @@ export interface CacheConfig {
   maxBodyBytes: number;
   /** How long a finished request answers its duplicates (Idempotency-Key / X-Request-Id). */
   idempotencyWindowMs: number;
+  /** Semantic mode: an exact miss may be answered by a similar earlier conversation. */
+  semanticEnabled: boolean;
+  /** The embedding model (any model or combo of the gateway's own /v1/embeddings). */
+  semanticModel: string;
+  /** Cosine similarity at or above which a conversation counts as the same. */
+  semanticThreshold: number;
+  /** Conversations remembered per API key, dialect, model and parameters. */
+  semanticMaxEntries: number;
+  /** How long the embedding call may take before the request just goes upstream. */
+  semanticTimeoutMs: number;
 }
 
 export const CACHE_DEFAULTS: CacheConfig = {
@@ -32,16 +42,48 @@ export const CACHE_DEFAULTS: CacheConfig = {
   maxBytes: 16 * 1024 * 1024,
   maxBodyBytes: 256 * 1024,
   idempotencyWindowMs: 5_000,
+  semanticEnabled: false,
+  semanticModel: 'openai/text-embedding-3-small',
+  semanticThreshold: 0.95,
+  semanticMaxEntries: 200,
+  semanticTimeoutMs: 3_000,
 };
 
-const LIMITS: Record<keyof CacheConfig, [number, number] | 'bool'> = {
+type Rule = [number, number] | 'bool' | 'model' | 'ratio';
+
+const LIMITS: Record<keyof CacheConfig, Rule> = {
   enabled: 'bool',
   ttlMs: [1_000, 30 * 24 * 3600_000],
   maxEntries: [0, 1_000_000],
   maxBytes: [0, 4 * 1024 * 1024 * 1024],
   maxBodyBytes: [1_024, 64 * 1024 * 1024],
   idempotencyWindowMs: [100, 24 * 3600_000],
+  semanticEnabled: 'bool',
+  semanticModel: 'model',
+  semanticThreshold: 'ratio',
+  semanticMaxEntries: [1, 10_000],
+  semanticTimeoutMs: [100, 60_000],
 };
+
+/** Why a value breaks its rule, or undefined. */
+function ruleProblem(k: string, rule: Rule, v: unknown): string | undefined {
+  if (rule === 'bool') {
+    return typeof v === 'boolean' ? undefined : `${k} must be a boolean`;
+  }
+  if (rule === 'model') {
+    return typeof v === 'string' && v.trim() && v.length <= 300
+      ? undefined
+      : `${k} must be a model name (provider/model, alias or combo)`;
+  }
+  if (rule === 'ratio') {
+    return typeof v === 'number' && v >= 0.5 && v <= 1
+      ? undefined
+      : `${k} must be a number between 0.5 and 1`;
+  }
+  return typeof v === 'number' && Number.isInteger(v) && v >= rule[0] && v <= rule[1]
+    ? undefined
+    : `${k} must be an integer between ${rule[0]} and ${rule[1]}`;
+}
 
 const CONFIG_KEY = 'cacheConfig';
 const SETTINGS_CHANNEL = 'settings:changed';
@@ -79,7 +121,7 @@ const NOT_IN_KEY: ReadonlySet<string> = new Set([
 ]);
 
 /** The body for the key: answer-neutral fields and the temperature (keyed separately) left out. */
-function withoutTemperature(
+export function withoutTemperature(
   surface: string,
   src: Record<string, unknown>,
 ): Record<string, unknown> {
@@ -186,15 +228,10 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     const errors: string[] = [];
     const next: Record<string, unknown> = { ...this.cfg };
     for (const [k, v] of Object.entries(patch)) {
-      const rule = LIMITS[k as keyof CacheConfig];
-      if (!rule) {
-        errors.push(`${k} is not a known cache setting`);
-      } else if (rule === 'bool') {
-        if (typeof v !== 'boolean') {
-          errors.push(`${k} must be a boolean`);
-        }
-      } else if (typeof v !== 'number' || !Number.isInteger(v) || v < rule[0] || v > rule[1]) {
-        errors.push(`${k} must be an integer between ${rule[0]} and ${rule[1]}`);
+      const rule = Object.hasOwn(LIMITS, k) ? LIMITS[k as keyof CacheConfig] : undefined;
+      const problem = rule ? ruleProblem(k, rule, v) : `${k} is not a known cache setting`;
+      if (problem) {
+        errors.push(problem);
       }
       next[k] = v;
     }
@@ -242,14 +279,24 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** A stored answer for this key (L1, then the shared store), or undefined. */
-  async get(key: string): Promise<RecordedResponse | undefined> {
+  async get(key: string, countMiss = true): Promise<RecordedResponse | undefined> {
+    const rec = await this.peek(key);
+    if (rec) {
+      this.hit(rec);
+    } else if (countMiss) {
+      this.miss();
+    }
+    return rec;
+  }
+
+  /** A stored answer without counting a hit or a miss. */
+  async peek(key: string): Promise<RecordedResponse | undefined> {
     const now = Date.now();
     const e = this.l1.get(key);
     if (e) {
       if (e.expiresAt > now) {
         this.l1.delete(key); // LRU: move to the end
         this.l1.set(key, e);
-        this.hit(e.rec);
         return e.rec;
       }
       this.dropL1(key, e);
@@ -260,30 +307,37 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
         const stored = JSON.parse(raw) as { rec: RecordedResponse; expiresAt: number };
         if (stored.expiresAt > now) {
           this.putL1(key, stored.rec, stored.expiresAt);
-          this.hit(stored.rec);
           return stored.rec;
         }
       } catch {
         /* a damaged entry is a miss */
       }
     }
+    return undefined;
+  }
+
+  miss(): void {
     this.local.misses++;
     this.pending.misses++;
     this.metrics.cacheRequests.inc({ result: 'miss' });
-    return undefined;
+  }
+
+  /** An answer served by a similar earlier conversation (semantic mode). */
+  semanticHit(rec: RecordedResponse): void {
+    this.hit(rec, 'semantic_hit');
   }
 
   bypass(): void {
     this.metrics.cacheRequests.inc({ result: 'bypass' });
   }
 
-  private hit(rec: RecordedResponse): void {
+  private hit(rec: RecordedResponse, result: 'hit' | 'semantic_hit' = 'hit'): void {
     this.local.hits++;
     this.pending.hits++;
     this.pending.saved +=
       Number(rec.headers['x-omniroute-tokens-in'] ?? 0) +
       Number(rec.headers['x-omniroute-tokens-out'] ?? 0);
-    this.metrics.cacheRequests.inc({ result: 'hit' });
+    this.metrics.cacheRequests.inc({ result });
   }
 
   /** Stores a served answer (off the request path). */

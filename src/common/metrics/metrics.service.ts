@@ -167,7 +167,7 @@ export class MetricsService {
 
   readonly cacheRequests = new Counter({
     name: 'gateway_cache_requests_total',
-    help: 'Response cache lookups by result (hit, miss, bypass = not cacheable or X-OmniRoute-No-Cache)',
+    help: 'Response cache lookups by result (hit, semantic_hit = a similar conversation in semantic mode, miss, bypass = not cacheable or X-OmniRoute-No-Cache, semantic_error = the embedding call failed)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

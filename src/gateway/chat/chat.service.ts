@@ -3,6 +3,11 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { CacheService } from '@/cache/cache.service';
 import { IdempotencyService } from '@/cache/idempotency.service';
+import {
+  SemanticCache,
+  conversationText,
+  type SemanticProbe,
+} from '@/cache/semantic-cache.service';
 import { AppError, type ErrorCategory } from '@/common/errors/app-error';
 import { ResponseRecorder, replay, type RecordedResponse } from '@/common/http/response-recorder';
 import type { Combo } from '@/combos/combo.types';
@@ -467,6 +472,7 @@ export class ChatService {
     private readonly limiter: RateLimiter,
     private readonly latency: LatencyStats,
     private readonly cache: CacheService,
+    private readonly semantic: SemanticCache,
     private readonly idempotency: IdempotencyService,
     private readonly sessions: SessionsService,
     private readonly pricing: PricingService,
@@ -624,10 +630,31 @@ export class ChatService {
             temperature: op ? 0 : temperatureOf(call),
           })
         : undefined;
+      let probe: SemanticProbe | undefined;
       if (cacheKey) {
-        const hit = await this.cache.get(cacheKey.key);
+        // semantic mode (chat only): an exact miss may be answered by a similar conversation
+        const semantic = !op && this.semantic.enabled();
+        let hit = await this.cache.get(cacheKey.key, !semantic);
+        let match: Record<string, string> = {};
+        if (!hit && semantic) {
+          probe = await this.semantic.probe(
+            h.headers,
+            h.query,
+            this.semantic.scopeOf(principal.id, surface, call.model, call.body),
+            conversationText(surface, call.body),
+          );
+          if (probe.hit) {
+            hit = probe.hit.rec;
+            this.cache.semanticHit(hit);
+            match = {
+              'x-omniroute-cache-match': `semantic; similarity=${probe.hit.similarity.toFixed(4)}`,
+            };
+          } else {
+            this.cache.miss();
+          }
+        }
         if (hit) {
-          replay(h.res, hit, h.baseHeaders, { ...REPLAYED, 'x-omniroute-cache': 'HIT' });
+          replay(h.res, hit, h.baseHeaders, { ...REPLAYED, 'x-omniroute-cache': 'HIT', ...match });
           this.observe(
             surface,
             provider,
@@ -652,6 +679,9 @@ export class ChatService {
       const rec = active.incomplete ? undefined : recorder?.result();
       if (cacheKey?.writable && rec) {
         this.cache.set(cacheKey.key, rec);
+        if (probe) {
+          this.semantic.remember(probe, cacheKey.key);
+        }
       }
       active.finish = undefined;
       await finish?.(rec);
