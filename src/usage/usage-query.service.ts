@@ -123,6 +123,11 @@ export function logLine(r: CallLogItem): string {
   ].join(' | ');
 }
 
+/** Audio seconds, to the millisecond (the column is a float4). */
+function seconds(v: unknown): number {
+  return Math.round(num(v) * 1000) / 1000;
+}
+
 function bucketOf(r: Row): UsageBucket {
   return {
     requests: num(r.requests),
@@ -132,6 +137,8 @@ function bucketOf(r: Row): UsageBucket {
     cacheReadTokens: num(r.tokens_cache_read),
     cacheCreationTokens: num(r.tokens_cache_creation),
     reasoningTokens: num(r.tokens_reasoning),
+    images: num(r.images),
+    audioSeconds: seconds(r.audio_seconds),
     cost: usd(r.cost),
     lastUsed: iso(r.last_used),
   };
@@ -166,6 +173,8 @@ function toItem(r: Row): CallLogItem {
     tokensCacheRead: num(r.tokens_cache_read),
     tokensCacheCreation: num(r.tokens_cache_creation),
     tokensReasoning: num(r.tokens_reasoning),
+    images: num(r.images),
+    audioSeconds: seconds(r.audio_seconds),
     costUsd: num(r.cost_usd),
     durationMs: num(r.duration_ms),
     ttftMs: r.ttft_ms === null || r.ttft_ms === undefined ? null : num(r.ttft_ms),
@@ -269,6 +278,8 @@ export class UsageQueryService {
       totalCacheReadTokens: total.cacheReadTokens,
       totalCacheCreationTokens: total.cacheCreationTokens,
       totalReasoningTokens: total.reasoningTokens,
+      totalImages: total.images,
+      totalAudioSeconds: total.audioSeconds,
       totalCost: total.cost,
       successRate: total.requests
         ? Math.round(((total.requests - total.errors) / total.requests) * 10_000) / 100
@@ -354,6 +365,8 @@ export class UsageQueryService {
       t.cacheReadTokens += b.cacheReadTokens;
       t.cacheCreationTokens += b.cacheCreationTokens;
       t.reasoningTokens += b.reasoningTokens;
+      t.images += b.images;
+      t.audioSeconds = seconds(t.audioSeconds + b.audioSeconds);
       t.cost += b.cost;
     }
     return {
@@ -370,6 +383,8 @@ export class UsageQueryService {
         cacheCreation: t.cacheCreationTokens,
         reasoning: t.reasoningTokens,
       },
+      images: t.images,
+      audioSeconds: t.audioSeconds,
       cost: usd(t.cost),
       lastUsedAt: iso(last?.created_at),
       byModel,

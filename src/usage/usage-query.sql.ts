@@ -82,6 +82,8 @@ const SUMS = `
   sum(tokens_cache_read) AS tokens_cache_read,
   sum(tokens_cache_creation) AS tokens_cache_creation,
   sum(tokens_reasoning) AS tokens_reasoning,
+  sum(images) AS images,
+  sum(audio_seconds) AS audio_seconds,
   sum(cost_usd) AS cost,
   max(created_at) AS last_used`;
 
@@ -112,6 +114,8 @@ SELECT GROUPING(provider, model, connection_id, api_key_id) AS g,
   sum(tokens_cache_read) AS tokens_cache_read,
   sum(tokens_cache_creation) AS tokens_cache_creation,
   sum(tokens_reasoning) AS tokens_reasoning,
+  sum(images) AS images,
+  sum(audio_seconds) AS audio_seconds,
   sum(cost) AS cost,
   max(last_used) AS last_used
 FROM fine
@@ -217,6 +221,8 @@ export const CALL_LOG_COLUMNS = [
   'tokens_cache_read',
   'tokens_cache_creation',
   'tokens_reasoning',
+  'images',
+  'audio_seconds',
   'cost_usd',
   'duration_ms',
   'ttft_ms',

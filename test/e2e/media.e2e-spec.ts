@@ -653,6 +653,41 @@ describe('media endpoints (embeddings, images, transcriptions)', () => {
     });
   });
 
+  it('the usage API reports images and audio seconds next to tokens and cost', async () => {
+    type History = {
+      totalImages: number;
+      totalAudioSeconds: number;
+      byModel: Record<string, { images: number; audioSeconds: number; cost: number }>;
+    };
+    const history = async (): Promise<History> => {
+      await gw.app.get(UsageService).flush();
+      return (await call(gw, 'GET', '/api/usage/history')).json as History;
+    };
+    const of = (h: History, model: string) =>
+      Object.entries(h.byModel).find(([k]) => k.includes(model))?.[1] ?? {
+        images: 0,
+        audioSeconds: 0,
+        cost: 0,
+      };
+    const before = await history();
+    await client.images.generate({ model: 'xai/grok-2-image', prompt: 'units', n: 2 });
+    await client.audio.transcriptions.create({
+      model: 'deepgram/nova-3',
+      file: await toFile(makeWav(2), 'two.wav', { type: 'audio/wav' }),
+    });
+    const after = await history();
+    expect(after.totalImages - before.totalImages).toBe(2);
+    expect(after.totalAudioSeconds - before.totalAudioSeconds).toBeCloseTo(2, 3);
+    expect(of(after, 'grok-2-image').images - of(before, 'grok-2-image').images).toBe(2);
+    expect(of(after, 'grok-2-image').cost - of(before, 'grok-2-image').cost).toBeCloseTo(0.14, 6);
+    expect(of(after, 'nova-3').audioSeconds - of(before, 'nova-3').audioSeconds).toBeCloseTo(2, 3);
+    const logs = (await call(gw, 'GET', '/api/usage/request-logs?format=json&limit=5')).json as {
+      items: { surface: string; images: number; audioSeconds: number }[];
+    };
+    expect(logs.items.find((i) => i.surface === 'transcription')?.audioSeconds).toBeCloseTo(2, 3);
+    expect(logs.items.find((i) => i.surface === 'images')?.images).toBe(2);
+  });
+
   describe('/v1/providers/{provider}/...', () => {
     it('adds the provider prefix to an unprefixed model', async () => {
       const r = await call(gw, 'POST', '/v1/providers/openai/embeddings', {

@@ -833,6 +833,8 @@ describe('/api/usage', () => {
           tokensCacheRead: 0,
           tokensCacheCreation: 0,
           tokensReasoning: 0,
+          images: 0,
+          audioSeconds: 0,
           costUsd: 0.001,
           durationMs: 250,
           ttftMs: null,

@@ -1147,6 +1147,8 @@ export class ChatService {
       tokensCacheCreation: u.cacheCreationTokens,
       tokensReasoning: u.reasoningTokens,
       costUsd: o?.cost ?? 0,
+      images: o?.media?.images ?? 0,
+      audioSeconds: o?.media?.audioSeconds ?? 0,
       durationMs: performance.now() - h.startedAt,
       ttftMs: o?.ttftMs ?? null,
       errorCode: err?.code ?? o?.errorCode ?? null,

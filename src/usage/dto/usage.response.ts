@@ -10,6 +10,8 @@ export class UsageBucket {
   @ApiProperty() cacheReadTokens!: number;
   @ApiProperty() cacheCreationTokens!: number;
   @ApiProperty() reasoningTokens!: number;
+  @ApiProperty({ description: 'Images generated (image requests)' }) images!: number;
+  @ApiProperty({ description: 'Seconds of audio transcribed' }) audioSeconds!: number;
   @ApiProperty({ description: 'USD' }) cost!: number;
   @ApiPropertyOptional({ nullable: true, format: 'date-time' }) lastUsed!: string | null;
 }
@@ -65,6 +67,8 @@ export class UsageHistoryResponse {
   @ApiProperty() totalCacheReadTokens!: number;
   @ApiProperty() totalCacheCreationTokens!: number;
   @ApiProperty() totalReasoningTokens!: number;
+  @ApiProperty({ description: 'Images generated' }) totalImages!: number;
+  @ApiProperty({ description: 'Seconds of audio transcribed' }) totalAudioSeconds!: number;
   @ApiProperty({ description: 'USD' }) totalCost!: number;
   @ApiProperty({
     description:
@@ -109,6 +113,8 @@ export class ConnectionUsageResponse {
   @ApiProperty() success!: number;
   @ApiProperty() failed!: number;
   @ApiProperty({ type: TokenCounts }) tokens!: TokenCounts;
+  @ApiProperty({ description: 'Images generated' }) images!: number;
+  @ApiProperty({ description: 'Seconds of audio transcribed' }) audioSeconds!: number;
   @ApiProperty({ description: 'USD' }) cost!: number;
   @ApiPropertyOptional({
     nullable: true,
@@ -150,6 +156,8 @@ export class CallLogItem {
   @ApiProperty() tokensCacheRead!: number;
   @ApiProperty() tokensCacheCreation!: number;
   @ApiProperty() tokensReasoning!: number;
+  @ApiProperty() images!: number;
+  @ApiProperty() audioSeconds!: number;
   @ApiProperty({ description: 'USD' }) costUsd!: number;
   @ApiProperty() durationMs!: number;
   @ApiPropertyOptional({ nullable: true }) ttftMs!: number | null;
