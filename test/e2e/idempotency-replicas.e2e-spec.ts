@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, deleteRedisPrefix, FILE_TOKEN, REDIS_URL, runId } from '../support/db';
 import { admin, call, type CallResult, type Gateway } from '../support/gateway-client';
+import { startBowEmbedder } from '../support/bow-embedder';
 import { startMockUpstream, type MockUpstream } from '../support/mock-upstream';
 import { MAIN, spawnGateway, type GatewayProcess } from '../support/spawn';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
@@ -184,6 +185,55 @@ describe('cache and idempotency across gateway processes (one database, one Redi
     expect(hit.headers.get('x-omniroute-cache')).toBe('HIT');
     expect(hit.text).toBe(miss.text);
     expect(upstreamCalls()).toBe(1);
+  });
+
+  it('semantic mode: a reworded question on process 2 is answered by process 1’s earlier answer', async () => {
+    const embedder = await startBowEmbedder();
+    try {
+      const { node } = await admin<{ node: { id: string } }>(p1, 'POST', '/api/provider-nodes', {
+        name: 'bow',
+        prefix: 'bowr',
+        baseUrl: embedder.url,
+        apiType: 'embeddings',
+      });
+      await admin(p1, 'POST', '/api/providers', { provider: node.id, name: 'bow', apiKey: 'k' });
+      await admin(p1, 'PUT', '/api/cache/config', {
+        semanticEnabled: true,
+        semanticModel: 'bowr/bow',
+        semanticThreshold: 0.9,
+      });
+      // both replicas see the node and the setting (change broadcasts)
+      await waitUntil('process 2 routes the embeddings node', async () => {
+        const r = await call(p2, 'POST', '/v1/embeddings', {
+          body: { model: 'bowr/bow', input: 'x' },
+        });
+        return r.status === 200;
+      });
+      await waitUntil('process 2 has semantic mode on', async () =>
+        Boolean(
+          (await admin<{ config: { semanticEnabled: boolean } }>(p2, 'GET', '/api/cache')).config
+            .semanticEnabled,
+        ),
+      );
+      const q = fresh('What is the capital of Portugal');
+      const entries = async (): Promise<number> =>
+        (await admin<{ semanticCache: { dbEntries: number } }>(p2, 'GET', '/api/cache'))
+          .semanticCache.dbEntries;
+      const stored = await entries();
+      const miss = await chat(p1, ask(q, { temperature: 0 }));
+      expect(miss.headers.get('x-omniroute-cache')).toBe('MISS');
+      // the answer and its vector are written after the first answer went out
+      await waitUntil('the entry is in Redis', async () => (await entries()) > stored, 2_000);
+      await sleep(200);
+      const hit = await chat(p2, ask(`${q.toUpperCase()}?!`, { temperature: 0 }));
+      expect(hit.headers.get('x-omniroute-cache')).toBe('HIT');
+      expect(hit.headers.get('x-omniroute-cache-match')).toMatch(/^semantic; similarity=/);
+      expect(upstreamCalls()).toBe(1);
+      expect(hit.text).toBe(miss.text);
+    } finally {
+      await admin(p1, 'PUT', '/api/cache/config', { semanticEnabled: false });
+      await embedder.close();
+    }
   });
 
   it("DELETE /api/cache on process 2 also drops process 1's in-memory entries", async () => {

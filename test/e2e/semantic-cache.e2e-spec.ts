@@ -5,76 +5,18 @@
  * embeddings node, so "similar" is predictable: the same words in another case or punctuation are
  * identical vectors, a few words changed are close, another question is far.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startBowEmbedder, type BowEmbedder } from '../support/bow-embedder';
 import { useGateway } from '../support/fixtures';
 import { addMockNode, admin, call, type CallResult } from '../support/gateway-client';
 
-const DIM = 64;
-
-/** Hashed bag of words: lower-cased words, punctuation dropped. */
-function bow(text: string): number[] {
-  const v = new Array<number>(DIM).fill(0);
-  for (const w of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
-    let h = 0;
-    for (const c of w) {
-      h = (h * 31 + c.charCodeAt(0)) >>> 0;
-    }
-    v[h % DIM] += 1;
-  }
-  return v;
-}
-
-/** An OpenAI-compatible embeddings endpoint answering bag-of-words vectors; counts its calls. */
-async function startEmbedder(): Promise<{
-  url: string;
-  calls: () => number;
-  close: () => Promise<void>;
-}> {
-  let calls = 0;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.method !== 'POST') {
-        // model discovery of the new connection
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ object: 'list', data: [{ id: 'bow', object: 'model' }] }));
-        return;
-      }
-      calls++;
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-        input: string | string[];
-      };
-      const inputs = Array.isArray(body.input) ? body.input : [body.input];
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          object: 'list',
-          data: inputs.map((t, index) => ({ object: 'embedding', index, embedding: bow(t) })),
-          model: 'bow',
-          usage: { prompt_tokens: 5, total_tokens: 5 },
-        }),
-      );
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    calls: () => calls,
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-}
-
 describe('semantic cache mode', () => {
   const { gw, mock } = useGateway();
-  let embedder: Awaited<ReturnType<typeof startEmbedder>>;
+  let embedder: BowEmbedder;
   let key2: string;
   let seq = 0;
 
   beforeAll(async () => {
-    embedder = await startEmbedder();
+    embedder = await startBowEmbedder();
     await addMockNode(gw, 'sc', mock.baseUrl);
     const { node } = await admin<{ node: { id: string } }>(gw, 'POST', '/api/provider-nodes', {
       name: 'bow',
