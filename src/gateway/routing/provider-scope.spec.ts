@@ -1,5 +1,5 @@
 import { AppError } from '@/common/errors/app-error';
-import type { ProviderTarget, RoutingTable } from '@/providers/routing-table';
+import type { ProviderTarget, RoutableConnection, RoutingTable } from '@/providers/routing-table';
 import { resolveModel } from './model-resolver';
 import { scopeModel } from './provider-scope';
 
@@ -116,6 +116,23 @@ describe(scopeModel.name, () => {
         `Model "${model}" does not belong to provider "${provider}". Expected prefix: ${expected}/`,
       );
     }
+  });
+
+  it("accepts another provider's prefix when the whole id is in this provider's catalogue (OpenRouter)", () => {
+    const withCatalogue: RoutingTable = {
+      ...T,
+      connections: new Map([
+        [
+          'openrouter',
+          [{ models: ['openai/gpt-4o', 'mistral/x'] } as unknown as RoutableConnection],
+        ],
+      ]),
+    };
+    expect(scopeModel('openai/gpt-4o', 'openrouter', withCatalogue)).toBe(
+      'openrouter/openai/gpt-4o',
+    );
+    // not in the catalogue: still another provider's model
+    expect(() => scopeModel('openai/gpt-5', 'openrouter', withCatalogue)).toThrow(AppError);
   });
 
   it('refuses an unknown provider, even with an empty model', () => {

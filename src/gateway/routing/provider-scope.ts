@@ -5,7 +5,8 @@ import type { RoutingTable } from '@/providers/routing-table';
  * The model of a provider-scoped request (`/v1/providers/{provider}/...`, reference §2.11): a model
  * without the provider's prefix gets it (`gpt-4o` → `openai/gpt-4o`; a model id that contains `/`
  * itself, such as `meta-llama/Llama-3.3-70B`, too); a model already prefixed with this provider's
- * alias, id or the path's own spelling is kept; one prefixed with ANOTHER provider is a 400.
+ * alias, id or the path's own spelling is kept; one prefixed with ANOTHER provider is a 400,
+ * unless the whole id is in this provider's catalogue (OpenRouter's `openai/gpt-4o`).
  * An unknown provider is a 400 as well.
  */
 export function scopeModel(model: string, provider: string, table: RoutingTable): string {
@@ -19,7 +20,8 @@ export function scopeModel(model: string, provider: string, table: RoutingTable)
     return model;
   }
   // the prefix that routes to THIS provider (a node prefix may shadow a built-in alias)
-  const own = table.targets.get(target.alias.toLowerCase()) === target ? target.alias : target.id;
+  const prefixOf =
+    table.targets.get(target.alias.toLowerCase()) === target ? target.alias : target.id;
   const slash = model.indexOf('/');
   if (slash > 0) {
     const prefix = model.slice(0, slash).toLowerCase();
@@ -28,10 +30,12 @@ export function scopeModel(model: string, provider: string, table: RoutingTable)
       prefix === target.id.toLowerCase() ||
       prefix === provider.toLowerCase()
     ) {
-      return `${own}/${model.slice(slash + 1)}`;
+      return `${prefixOf}/${model.slice(slash + 1)}`;
     }
     const other = table.targets.get(prefix);
-    if (other && other.id !== target.id) {
+    // OpenRouter-style ids (`openai/gpt-4o` on openrouter) are this provider's own models
+    const own = table.connections.get(target.id)?.some((c) => c.models.includes(model));
+    if (other && other.id !== target.id && !own) {
       throw new AppError(
         'MODEL_PROVIDER_MISMATCH',
         'INVALID_INPUT',
@@ -40,5 +44,5 @@ export function scopeModel(model: string, provider: string, table: RoutingTable)
       );
     }
   }
-  return `${own}/${model}`;
+  return `${prefixOf}/${model}`;
 }
