@@ -244,6 +244,13 @@ export class SemanticCache {
 
   private selfUrl(): string {
     const addr = this.adapterHost.httpAdapter.getHttpServer().address() as AddressInfo | null;
-    return `http://127.0.0.1:${addr?.port ?? 20128}`;
+    // a wildcard bind is reached on loopback; a specific address (HOST=10.0.0.5) on itself
+    const host =
+      !addr || addr.address === '0.0.0.0' || addr.address === '::'
+        ? '127.0.0.1'
+        : addr.family === 'IPv6'
+          ? `[${addr.address}]`
+          : addr.address;
+    return `http://${host}:${addr?.port ?? 20128}`;
   }
 }
