@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { AppError } from '@/common/errors/app-error';
+import { caughtAppError } from '@/common/errors/app-error.testing';
+import { mediaFixture } from './media.testing';
 import {
   AUDIO_EXTENSIONS,
   assemblyAiSubmit,
@@ -17,22 +17,8 @@ import {
   type TranscriptionRequest,
 } from './transcription';
 
-const FIXTURES = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'media');
-
-/** A recorded upstream body (test/fixtures/media). */
-function fixture(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as Record<string, unknown>;
-}
-
-function caught(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AppError);
-    return e as AppError;
-  }
-  throw new Error('expected an AppError');
-}
+const fixture = mediaFixture;
+const caught = caughtAppError;
 
 async function rejection(p: Promise<unknown>): Promise<AppError> {
   try {

@@ -1,4 +1,5 @@
 import { AppError } from '@/common/errors/app-error';
+import { caughtAppError } from '@/common/errors/app-error.testing';
 import type { ProviderTarget, RoutableConnection, RoutingTable } from '@/providers/routing-table';
 import { resolveModel } from './model-resolver';
 import { scopeModel } from './provider-scope';
@@ -28,15 +29,7 @@ function table(builtIns: BuiltIn[], nodes: Node[] = []): RoutingTable {
   return { targets, connections: new Map(), version: 1 };
 }
 
-function rejection(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AppError);
-    return e as AppError;
-  }
-  throw new Error('expected an AppError');
-}
+const rejection = caughtAppError;
 
 const BUILT_INS: BuiltIn[] = [
   { id: 'openai', alias: 'openai' },
