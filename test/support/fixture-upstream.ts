@@ -19,14 +19,13 @@
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import {
-  createServer,
   type IncomingHttpHeaders,
   type IncomingMessage,
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { listenLoopback } from './loopback-server';
 
 /** Every dialect that has a directory under test/fixtures/dialects. */
 export type FixtureDialect = 'openai-chat' | 'anthropic' | 'gemini' | 'responses' | 'ollama';
@@ -335,12 +334,9 @@ export async function startFixtureUpstream(
   });
 
   const requests: FixtureRequest[] = [];
-  const sockets = new Set<Socket>();
   const timers = new Set<() => void>();
   let count = 0;
   let aborted = 0;
-  let closing = false;
-  let closePromise: Promise<void> | null = null;
 
   /** Cancels of the pending timers, per request and server-wide. */
   interface Ctx {
@@ -475,7 +471,7 @@ export async function startFixtureUpstream(
         timers.delete(cancel);
       }
       ctx.timers.clear();
-      if (!res.writableFinished && !closing) {
+      if (!res.writableFinished && !loop.closing) {
         aborted++;
       }
     });
@@ -755,29 +751,8 @@ export async function startFixtureUpstream(
     }
   }
 
-  const server = createServer({ keepAlive: true, noDelay: true }, onRequest);
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    if (closing) {
-      socket.destroy();
-    }
-  });
-  server.on('clientError', (_err, socket: Socket) => {
-    if (socket.writable && !socket.destroyed) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    }
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const loop = await listenLoopback(onRequest);
+  const { server, port, url } = loop;
 
   const handle: FixtureUpstream = {
     url,
@@ -807,22 +782,11 @@ export async function startFixtureUpstream(
       }
     },
     close() {
-      if (closePromise) {
-        return closePromise;
-      }
-      closing = true;
       for (const cancel of timers) {
         cancel();
       }
       timers.clear();
-      closePromise = new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) {
-          s.destroy();
-        }
-        sockets.clear();
-      });
-      return closePromise;
+      return loop.close();
     },
   };
   return handle;

@@ -36,13 +36,12 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  createServer,
   STATUS_CODES,
   type IncomingHttpHeaders,
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
-import { type AddressInfo, type Socket } from 'node:net';
+import { listenLoopback } from './loopback-server';
 
 export interface MediaUpstreamOptions {
   /** The key every authenticated route needs. Default `'sk-media'`. */
@@ -575,13 +574,10 @@ export async function startMediaUpstream(opts: MediaUpstreamOptions = {}): Promi
     throw new Error('media upstream option pollsBeforeDone must be an integer >= 0');
   }
   const requests: MediaRecorded[] = [];
-  const sockets = new Set<Socket>();
   const flaky = new Map<string, number>();
   const uploads = new Map<string, Upload>();
   const transcripts = new Map<string, Transcript>();
   let seq = 0;
-  let closing = false;
-  let closePromise: Promise<void> | null = null;
   let url = '';
 
   function send(
@@ -1526,28 +1522,8 @@ export async function startMediaUpstream(opts: MediaUpstreamOptions = {}): Promi
     });
   }
 
-  const server = createServer({ keepAlive: true, noDelay: true }, onRequest);
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    if (closing) {
-      socket.destroy();
-    }
-  });
-  server.on('clientError', (_err, socket: Socket) => {
-    if (socket.writable && !socket.destroyed) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    }
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const loop = await listenLoopback(onRequest);
+  url = loop.url;
 
   return {
     url,
@@ -1563,18 +1539,7 @@ export async function startMediaUpstream(opts: MediaUpstreamOptions = {}): Promi
       return requests.filter((r) => r.path.startsWith(pathPrefix)).length;
     },
     close() {
-      if (closePromise) {
-        return closePromise;
-      }
-      closing = true;
-      closePromise = new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) {
-          s.destroy();
-        }
-        sockets.clear();
-      });
-      return closePromise;
+      return loop.close();
     },
   };
 }
