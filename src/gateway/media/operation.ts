@@ -1,26 +1,13 @@
 import type { EventEmitter } from 'node:events';
 import type { RoutableConnection } from '@/providers/routing-table';
+import type { MediaUnits } from '@/pricing/pricing.types';
 import type { Capability } from '@/providers/registry';
 
 /** The non-chat client surfaces (each routed, metered and logged like chat). */
 export type MediaSurface = 'embeddings' | 'images' | 'transcription';
 
-/** What one served media request used, in the units it is billed by. */
-export interface MediaUsage {
-  inputTokens: number;
-  outputTokens: number;
-  images: number;
-  /** The image price key: `<size>/<quality>` (either part may be `*`). */
-  imageKey?: string;
-  audioSeconds: number;
-}
-
-export const NO_MEDIA_USAGE: MediaUsage = {
-  inputTokens: 0,
-  outputTokens: 0,
-  images: 0,
-  audioSeconds: 0,
-};
+/** What one served media request used, in the units it is billed by (the pricing's shape). */
+export type MediaUsage = MediaUnits & { inputTokens: number; outputTokens: number };
 
 /** A served answer, already in the client's (OpenAI) shape. */
 export interface MediaAnswer {

@@ -568,6 +568,17 @@ describe(deepgramQuery.name, () => {
   });
 });
 
+/** The word timings (seconds) both the Deepgram and the AssemblyAI fixture describe. */
+const BEER_WORDS = [
+  { word: 'The', start: 0.08, end: 0.24 },
+  { word: 'stale', start: 0.24, end: 0.56 },
+  { word: 'smell', start: 0.56, end: 0.88 },
+  { word: 'of', start: 0.88, end: 1.04 },
+  { word: 'old', start: 1.04, end: 1.28 },
+  { word: 'beer', start: 1.28, end: 1.6 },
+  { word: 'lingers.', start: 1.6, end: 2.16 },
+];
+
 describe(fromDeepgram.name, () => {
   it('the transcript, detected language, duration, one segment and the punctuated words', () => {
     const t = fromDeepgram(fixture('deepgram-listen.response.json'), 'deepgram');
@@ -576,15 +587,7 @@ describe(fromDeepgram.name, () => {
       language: 'en',
       duration: 4.65,
       segments: [{ id: 0, start: 0, end: 4.65, text: 'The stale smell of old beer lingers.' }],
-      words: [
-        { word: 'The', start: 0.08, end: 0.24 },
-        { word: 'stale', start: 0.24, end: 0.56 },
-        { word: 'smell', start: 0.56, end: 0.88 },
-        { word: 'of', start: 0.88, end: 1.04 },
-        { word: 'old', start: 1.04, end: 1.28 },
-        { word: 'beer', start: 1.28, end: 1.6 },
-        { word: 'lingers.', start: 1.6, end: 2.16 },
-      ],
+      words: BEER_WORDS,
     });
   });
 
@@ -660,15 +663,7 @@ describe(fromAssemblyAi.name, () => {
       language: 'en',
       duration: 5,
       segments: [{ id: 0, start: 0, end: 5, text: 'The stale smell of old beer lingers.' }],
-      words: [
-        { word: 'The', start: 0.08, end: 0.24 },
-        { word: 'stale', start: 0.24, end: 0.56 },
-        { word: 'smell', start: 0.56, end: 0.88 },
-        { word: 'of', start: 0.88, end: 1.04 },
-        { word: 'old', start: 1.04, end: 1.28 },
-        { word: 'beer', start: 1.28, end: 1.6 },
-        { word: 'lingers.', start: 1.6, end: 2.16 },
-      ],
+      words: BEER_WORDS,
     });
   });
 
