@@ -9,7 +9,7 @@ import { HotPathSlot } from '@/common/http/hot-path.slot';
 import { requestIdFrom } from '@/common/logging/logger';
 import { MetricsService } from '@/common/metrics/metrics.service';
 import { Env } from '@/config/env.schema';
-import { ChatService } from '@/gateway/chat/chat.service';
+import { ChatService, type ChatSurface } from '@/gateway/chat/chat.service';
 import { CountTokensService } from '@/gateway/chat/count-tokens.service';
 import { MediaService } from '@/gateway/media/media.service';
 import { ModelsService } from '@/gateway/models.service';
@@ -100,7 +100,12 @@ function normalisePath(url: string): { path: string; search: string } {
 @Injectable()
 export class HotPath implements OnModuleInit {
   private readonly logger = new Logger('HotPath');
+  /** By `METHOD path`. */
   private readonly routes = new Map<string, Route>();
+  /** Every fixed path of the client API (CORS preflights). */
+  private readonly paths = new Set<string>();
+  /** The provider-scoped routes by operation (`chat/completions`, …). */
+  private readonly scopedRoutes = new Map<string, Route>();
   private readonly geminiGenerate: Route = {
     method: 'POST',
     dialect: 'gemini',
@@ -125,106 +130,80 @@ export class HotPath implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    for (const p of CHAT_PATHS) {
-      this.routes.set(p, {
-        method: 'POST',
-        dialect: 'openai',
-        handle: (h) => this.chat.handle(h, 'openai-chat'),
-      });
-    }
-    for (const p of MESSAGES_PATHS) {
-      this.routes.set(p, {
-        method: 'POST',
-        dialect: 'anthropic',
-        handle: (h) => this.chat.handle(h, 'anthropic'),
-      });
-    }
-    this.routes.set('/v1/messages/count_tokens', {
+    const chat =
+      (surface: ChatSurface): Route['handle'] =>
+      (h) =>
+        this.chat.handle(h, surface);
+    this.add(CHAT_PATHS, { method: 'POST', dialect: 'openai', handle: chat('openai-chat') });
+    this.add(MESSAGES_PATHS, { method: 'POST', dialect: 'anthropic', handle: chat('anthropic') });
+    this.add(['/v1/messages/count_tokens'], {
       method: 'POST',
       dialect: 'anthropic',
       handle: (h) => this.countTokens.handle(h),
     });
-    for (const p of RESPONSES_PATHS) {
-      this.routes.set(p, {
-        method: 'POST',
-        dialect: 'openai',
-        handle: (h) => this.chat.handle(h, 'responses'),
-      });
-    }
-    for (const p of OLLAMA_CHAT_PATHS) {
-      this.routes.set(p, {
-        method: 'POST',
-        dialect: 'ollama',
-        handle: (h) => this.chat.handle(h, 'ollama'),
-      });
-    }
-    for (const p of ['/v1beta/models', '/api/v1beta/models']) {
-      this.routes.set(p, {
-        method: 'GET',
-        dialect: 'gemini',
-        handle: (h) => {
-          sendJson(h, 200, this.models.geminiModels(h.principal));
-          this.metrics.recordRequest(
-            'models',
-            'none',
-            200,
-            (performance.now() - h.startedAt) / 1000,
-          );
-        },
-      });
-    }
-    this.routes.set('/api/tags', {
-      method: 'GET',
-      dialect: 'ollama',
-      handle: (h) => {
-        sendJson(h, 200, this.models.ollamaTags(h.principal));
-        this.metrics.recordRequest('models', 'none', 200, (performance.now() - h.startedAt) / 1000);
-      },
+    this.add(RESPONSES_PATHS, { method: 'POST', dialect: 'openai', handle: chat('responses') });
+    this.add(OLLAMA_CHAT_PATHS, { method: 'POST', dialect: 'ollama', handle: chat('ollama') });
+    this.add(
+      ['/v1beta/models', '/api/v1beta/models'],
+      this.listRoute((h) => this.models.geminiModels(h.principal), 'gemini'),
+    );
+    this.add(
+      ['/api/tags'],
+      this.listRoute((h) => this.models.ollamaTags(h.principal), 'ollama'),
+    );
+    this.add(
+      MODELS_PATHS,
+      this.listRoute((h) => this.models.list(h.principal)),
+    );
+    this.add(EMBEDDINGS_PATHS, {
+      method: 'POST',
+      dialect: 'openai',
+      handle: (h) => this.media.embeddings(h),
     });
-    for (const p of MODELS_PATHS) {
-      this.routes.set(
-        p,
-        this.listRoute((h) => this.models.list(h.principal)),
-      );
-    }
-    for (const p of EMBEDDINGS_PATHS) {
-      this.routes.set(p, {
-        method: 'POST',
-        dialect: 'openai',
-        handle: (h) => this.media.embeddings(h),
-      });
-      this.routes.set(
-        `GET ${p}`,
-        this.listRoute((h) => this.models.embeddingModels(h.principal)),
-      );
-    }
-    for (const p of IMAGES_PATHS) {
-      this.routes.set(p, {
-        method: 'POST',
-        dialect: 'openai',
-        handle: (h) => this.media.images(h),
-      });
-      this.routes.set(
-        `GET ${p}`,
-        this.listRoute((h) => this.models.imageModels(h.principal)),
-      );
-    }
-    for (const p of TRANSCRIPTION_PATHS) {
-      this.routes.set(p, {
-        method: 'POST',
-        dialect: 'openai',
-        body: 'multipart',
-        handle: (h) => this.media.transcription(h),
-      });
-    }
+    this.add(
+      EMBEDDINGS_PATHS,
+      this.listRoute((h) => this.models.embeddingModels(h.principal)),
+    );
+    this.add(IMAGES_PATHS, {
+      method: 'POST',
+      dialect: 'openai',
+      handle: (h) => this.media.images(h),
+    });
+    this.add(
+      IMAGES_PATHS,
+      this.listRoute((h) => this.models.imageModels(h.principal)),
+    );
+    this.add(TRANSCRIPTION_PATHS, {
+      method: 'POST',
+      dialect: 'openai',
+      body: 'multipart',
+      handle: (h) => this.media.transcription(h),
+    });
+    this.scopedRoutes.set('chat/completions', this.scoped(chat('openai-chat')));
+    this.scopedRoutes.set(
+      'embeddings',
+      this.scoped((h) => this.media.embeddings(h)),
+    );
+    this.scopedRoutes.set(
+      'images/generations',
+      this.scoped((h) => this.media.images(h)),
+    );
     this.slot.handler = (req, res) => this.dispatch(req, res);
   }
 
-  /** A GET answering one model list. */
-  private listRoute(list: (h: HotRequest) => unknown): Route {
+  /** Registers a route for its method on every path (routes are keyed `METHOD path`). */
+  private add(paths: readonly string[], route: Route): void {
+    for (const p of paths) {
+      this.routes.set(`${route.method} ${p}`, route);
+      this.paths.add(p);
+    }
+  }
+
+  /** A GET answering one model list (in the dialect of its errors). */
+  private listRoute(list: (h: HotRequest) => unknown, dialect: Route['dialect'] = 'openai'): Route {
     return {
       method: 'GET',
-      dialect: 'openai',
+      dialect,
       handle: (h) => {
         sendJson(h, 200, list(h));
         this.metrics.recordRequest('models', 'none', 200, (performance.now() - h.startedAt) / 1000);
@@ -237,12 +216,7 @@ export class HotPath implements OnModuleInit {
    * prefix when it has none; a model prefixed with another provider is a 400. Then the request is
    * the same as on the unscoped path.
    */
-  private scoped(kind: string): Route {
-    const handle: Record<string, (h: HotRequest) => Promise<void>> = {
-      'chat/completions': (h) => this.chat.handle(h, 'openai-chat'),
-      embeddings: (h) => this.media.embeddings(h),
-      'images/generations': (h) => this.media.images(h),
-    };
+  private scoped(handle: Route['handle']): Route {
     return {
       method: 'POST',
       dialect: 'openai',
@@ -259,18 +233,16 @@ export class HotPath implements OnModuleInit {
           // unknown provider first, then the surface's own "Missing model"
           scopeModel('', h.params.provider, this.providers.routing());
         }
-        return handle[kind](h);
+        return handle(h);
       },
     };
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse): boolean {
     const { path, search } = normalisePath(req.url ?? '/');
-    let route =
-      req.method === 'GET'
-        ? (this.routes.get(`GET ${path}`) ?? this.routes.get(path))
-        : this.routes.get(path);
+    let route = this.routes.get(`${req.method} ${path}`);
     let params: Record<string, string> = {};
+    let ours = route !== undefined || this.paths.has(path);
     if (!route) {
       // Gemini: /v1beta/models/{model}:generateContent | :streamGenerateContent (also under /api)
       const m = GEMINI_ROUTE.exec(path);
@@ -279,19 +251,18 @@ export class HotPath implements OnModuleInit {
         route = this.geminiGenerate;
         params = { model: safeDecode(m[1]), stream: String(m[2] === 'streamGenerateContent') };
       } else if (p) {
-        route = this.scoped(p[2]);
+        route = this.scopedRoutes.get(p[2]);
         params = { provider: safeDecode(p[1]) };
-      } else {
-        return false;
       }
+      ours ||= route !== undefined;
     }
-    const cors = this.cors.headersFor(req.headers.origin);
+    const cors = ours ? this.cors.headersFor(req.headers.origin) : undefined;
     if (req.method === 'OPTIONS' && cors) {
       res.writeHead(204, cors);
       res.end();
       return true;
     }
-    if (req.method !== route.method) {
+    if (!route || req.method !== route.method) {
       return false; // Fastify answers 404/405 in the right shape
     }
     const id = requestIdFrom(req.headers['x-request-id']);
