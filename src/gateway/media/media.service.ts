@@ -39,6 +39,7 @@ import {
   openAiTranscriptionBody,
   parseTranscriptionForm,
   transcriptionAnswer,
+  transcriptionUsage,
   type Transcript,
   type TranscriptionRequest,
 } from './transcription';
@@ -259,13 +260,12 @@ export class MediaService {
     if (res.statusCode >= 400) {
       throw new UpstreamStatusError(res.statusCode, text, res.headers);
     }
-    const base = transcriptionAnswer({ text: text.trimEnd(), language: null, duration: null }, req);
     return {
       passThrough: {
         body: text,
         contentType:
           req.responseFormat === 'vtt' ? 'text/vtt; charset=utf-8' : 'text/plain; charset=utf-8',
-        usage: base.usage,
+        usage: transcriptionUsage({ duration: null }, req),
       },
     };
   }

@@ -1,6 +1,6 @@
 import { AppError } from '@/common/errors/app-error';
 import type { TranscriptionProtocol } from '@/providers/registry';
-import type { MediaAnswer } from './operation';
+import type { MediaAnswer, MediaUsage } from './operation';
 import { invalidUpstream, isRecord, oneOf, requireModel } from './validate';
 
 /** The audio formats the endpoint takes (OpenAI's list; the issue's mp3 wav m4a flac ogg webm). */
@@ -333,6 +333,20 @@ export function fromAssemblyAi(j: Record<string, unknown>, provider: string): Tr
   };
 }
 
+/** What a transcription is billed: the upstream's duration, else the WAV header's, else 0. */
+export function transcriptionUsage(
+  t: Pick<Transcript, 'inputTokens' | 'outputTokens' | 'duration'>,
+  req: TranscriptionRequest,
+  duration: number | null = t.duration ?? wavSeconds(req.file.bytes) ?? null,
+): MediaUsage {
+  return {
+    inputTokens: t.inputTokens ?? 0,
+    outputTokens: t.outputTokens ?? 0,
+    images: 0,
+    audioSeconds: duration ?? 0,
+  };
+}
+
 /**
  * The client's answer: `json` → `{text, task, language, duration}` (the seed's shape), `text` →
  * the plain transcript, `verbose_json` → the same plus segments and words. Audio seconds (what is
@@ -340,12 +354,7 @@ export function fromAssemblyAi(j: Record<string, unknown>, provider: string): Tr
  */
 export function transcriptionAnswer(t: Transcript, req: TranscriptionRequest): MediaAnswer {
   const duration = t.duration ?? wavSeconds(req.file.bytes) ?? null;
-  const usage = {
-    inputTokens: t.inputTokens ?? 0,
-    outputTokens: t.outputTokens ?? 0,
-    images: 0,
-    audioSeconds: duration ?? 0,
-  };
+  const usage = transcriptionUsage(t, req, duration);
   const language = t.language ?? req.language ?? null;
   if (req.responseFormat === 'text') {
     return { body: `${t.text}\n`, contentType: 'text/plain; charset=utf-8', usage };
