@@ -688,6 +688,35 @@ describe('media endpoints (embeddings, images, transcriptions)', () => {
     expect(logs.items.find((i) => i.surface === 'images')?.images).toBe(2);
   });
 
+  it('image and speech-to-text nodes (OpenAI-compatible, their apiType) serve their routes', async () => {
+    for (const [prefix, apiType] of [
+      ['localimg', 'images-generations'],
+      ['localstt', 'audio-transcriptions'],
+    ]) {
+      const { node } = await admin<{ node: { id: string } }>(gw, 'POST', '/api/provider-nodes', {
+        name: prefix,
+        prefix,
+        baseUrl: `${media.url}/openai/v1`,
+        apiType,
+      });
+      await admin(gw, 'POST', '/api/providers', { provider: node.id, name: prefix, apiKey: KEY });
+    }
+    const img = await client.images.generate({ model: 'localimg/dall-e-2', prompt: 'node' });
+    expect(img.data).toHaveLength(1);
+    expect(media.hits('/openai/v1/images/generations')).toBe(1);
+    const stt = await client.audio.transcriptions.create({
+      model: 'localstt/whisper-1',
+      file: await toFile(makeWav(1), 'node.wav', { type: 'audio/wav' }),
+    });
+    expect(stt.text).toBe('Mock transcript of node.wav.');
+    // a node serves only its own kind
+    const wrong = await call(gw, 'POST', '/v1/embeddings', {
+      body: { model: 'localimg/dall-e-2', input: 'x' },
+    });
+    expect(wrong.status).toBe(400);
+    expect((wrong.json as OpenAiError).error.message).toMatch(/does not serve embeddings/);
+  });
+
   describe('/v1/providers/{provider}/...', () => {
     it('adds the provider prefix to an unprefixed model', async () => {
       const r = await call(gw, 'POST', '/v1/providers/openai/embeddings', {
